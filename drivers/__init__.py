@@ -1,0 +1,14 @@
+"""Everything that talks to a registry.
+
+Layers, bottom up (each imports only from the ones above it in this list):
+
+    errors        the error tree
+    reference     parse and normalise image references (pure, no I/O)
+    dockerconfig  read and write Docker's config.json (the one place that does)
+    credentials   credential sources: explicit, Docker config (credHelpers, credsStore, auths)
+    transport     HTTP: auth challenges, token cache, retries, TLS and redirect rules
+    distribution  the OCI distribution API on top of a transport
+    contract      the driver Protocol and capability protocols
+    registries    the table of implementations and their detection
+    default, ...  one module per implementation
+"""
