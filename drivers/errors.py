@@ -11,7 +11,8 @@
         ├── Forbidden                403: the scope or permission is insufficient
         ├── Unsupported              405, or the UNSUPPORTED code
         ├── RateLimited              429, or TOOMANYREQUESTS
-        ├── ProtocolError            the host does not speak the registry API (an HTML page, bad JSON)
+        ├── ProtocolError            the answer breaks the registry API (bad JSON, no Location)
+        │   └── NotARegistry         `/v2/` answered with an HTML page, not the registry API
         ├── TLSError                 the TLS handshake or certificate check failed
         ├── Unreachable              connection refused, DNS failure, timeout
         └── DigestMismatch           content does not match the digest it was asked for
@@ -227,3 +228,7 @@ def error_for_status(
     if summary:
         text += f" [{summary}]"
     return cls(text, status=status, method=method, url=url, errors=errors)
+
+
+class NotARegistry(ProtocolError):
+    """The host answered `/v2/` with something that is not the registry API."""

@@ -1,0 +1,81 @@
+"""The driver contract: what every registry implementation offers, and the optional extras.
+
+A driver is small on purpose. Everything else (pull, copy, cleanup planning) is written
+once on top of this contract and the distribution client. Extras that only some
+registries have are separate capability protocols, checked with `isinstance`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import ClassVar, Protocol, runtime_checkable
+
+from drivers.manifest import Descriptor
+from drivers.reference import Reference, Repository
+
+
+@dataclass(frozen=True)
+class TagInfo:
+    """A tag, with its digest and push time when the registry gives them cheaply."""
+
+    tag: str
+    digest: str | None = None
+    created: datetime | None = None
+
+
+@dataclass(frozen=True)
+class TagDeletion:
+    """The outcome of deleting one tag in a bulk call."""
+
+    tag: str
+    error: str | None = None  # None when the tag is gone
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@runtime_checkable
+class Driver(Protocol):
+    """What every implementation does."""
+
+    name: ClassVar[str]
+
+    def list_tags(self, repository: Repository) -> list[TagInfo]:
+        """Every tag of the repository. Digest and time are filled in where that is cheap."""
+        ...
+
+    def resolve(self, reference: Reference) -> Descriptor:
+        """The manifest a tag or digest points at now."""
+        ...
+
+    def delete_tag(self, repository: Repository, tag: str) -> None:
+        """Remove this one tag, and never another tag that shares its digest."""
+        ...
+
+
+@runtime_checkable
+class ListsRepositories(Protocol):
+    """Can enumerate repositories (the `_catalog`, or a native listing)."""
+
+    def list_repositories(self, prefix: str = "") -> Iterator[str]: ...
+
+
+@runtime_checkable
+class DeletesTagsInBulk(Protocol):
+    """Deletes many tags in one call (ECR `batch_delete_image`, GitLab bulk delete)."""
+
+    def delete_tags(self, repository: Repository, tags: Sequence[str]) -> list[TagDeletion]: ...
+
+
+@runtime_checkable
+class DeletesManifests(Protocol):
+    """Deletes a manifest by digest, with every tag on it."""
+
+    def delete_manifest(self, repository: Repository, digest: str) -> None: ...
+
+
+def tag_names(tags: Iterable[TagInfo]) -> list[str]:
+    return sorted(t.tag for t in tags)

@@ -1,0 +1,375 @@
+"""The OCI distribution API (Docker Registry HTTP API v2) over a Transport.
+
+Every method names the repository by its path within the registry ("library/alpine")
+and asks the transport for the smallest scope it needs. Registry quirks that only some
+implementations have belong in their driver, not here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import BinaryIO
+from urllib.parse import urlencode, urljoin, urlsplit
+
+import requests
+
+from drivers.errors import (
+    DigestMismatch,
+    NotARegistry,
+    NotFound,
+    ProtocolError,
+    Unsupported,
+    error_for_status,
+)
+from drivers.manifest import MANIFEST_ACCEPT, Descriptor, Manifest, media_type_of, sha256_digest
+from drivers.transport import CATALOG_SCOPE, Transport, check_status, repository_scope
+
+PAGE_SIZE = 1000  # ECR's cap for `n`; other registries accept it too
+CHUNK_SIZE = 1 << 20
+_DIGEST_HEADER = "Docker-Content-Digest"
+_LINK_NEXT = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?')
+
+
+@dataclass(frozen=True)
+class Ping:
+    """What `GET /v2/` said, before any authentication."""
+
+    status: int
+    headers: dict[str, str]
+
+
+class DistributionClient:
+    """Registry v2 operations on one registry."""
+
+    def __init__(self, transport: Transport) -> None:
+        self.transport = transport
+
+    @property
+    def registry(self) -> str:
+        return self.transport.registry
+
+    def _request(self, method: str, path: str, scopes: tuple[str, ...], **kw) -> requests.Response:
+        return self.transport.request(method, path, scopes=scopes, **kw)
+
+    def _check(self, response: requests.Response, *expected: int, what: str) -> requests.Response:
+        return check_status(response, *expected, transport=self.transport, what=what)
+
+    # -- registry ------------------------------------------------------------------------
+
+    def ping(self) -> Ping:
+        """`GET /v2/` without credentials; fails unless the host speaks the registry API."""
+        response = self.transport.request("GET", "/v2/", authenticate=False)
+        headers = dict(response.headers)
+        content_type = headers.get("Content-Type", "")
+        if "html" in content_type.lower():
+            raise NotARegistry(
+                f"{self.registry} answered /v2/ with an HTML page: it is not a container registry",
+                status=response.status_code,
+                method="GET",
+                url=response.url,
+                hint="check the host name; registries answer /v2/ with JSON and HTTP 200 or 401",
+            )
+        if response.status_code not in (200, 401):
+            self._check(response, 200, 401, what=f"{self.registry} /v2/")
+        return Ping(response.status_code, headers)
+
+    def check_login(self) -> None:
+        """Authenticate against `/v2/`, raising Unauthorized when the credentials are refused."""
+        self.ping()
+        response = self._request("GET", "/v2/", ())
+        self._check(response, 200, what=f"login to {self.registry}")
+
+    def catalog(self, page_size: int = PAGE_SIZE) -> Iterator[str]:
+        """Every repository path `_catalog` lists (needs `registry:catalog:*`)."""
+        for doc in self._pages("/v2/_catalog", (CATALOG_SCOPE,), page_size, "catalog"):
+            yield from doc.get("repositories") or []
+
+    # -- tags and manifests --------------------------------------------------------------
+
+    def list_tags(self, path: str, page_size: int = PAGE_SIZE) -> list[str]:
+        """All tags of a repository, following `Link` pagination; in the registry's order."""
+        tags: list[str] = []
+        scope = (repository_scope(path, "pull"),)
+        what = f"tags of {self.registry}/{path}"
+        for doc in self._pages(f"/v2/{path}/tags/list", scope, page_size, what):
+            tags.extend(t for t in doc.get("tags") or [] if isinstance(t, str))
+        return tags
+
+    def _pages(self, first: str, scopes: tuple[str, ...], page_size: int, what: str):
+        url: str | None = f"{first}?{urlencode({'n': min(page_size, PAGE_SIZE)})}"
+        seen: set[str] = set()
+        while url and url not in seen:
+            seen.add(url)
+            response = self._check(self._request("GET", url, scopes), 200, what=what)
+            try:
+                doc = response.json()
+            except ValueError:
+                raise ProtocolError(
+                    f"{self.registry} answered the {what} request with something other than JSON",
+                    url=response.url,
+                ) from None
+            if not isinstance(doc, dict):
+                raise ProtocolError(f"{self.registry}: unexpected {what} answer", url=response.url)
+            yield doc
+            url = _next_link(response)
+            if url and "://" in url and urlsplit(url).netloc != urlsplit(response.url).netloc:
+                raise ProtocolError(f"{self.registry}: pagination link to another host")
+
+    def get_manifest(self, path: str, reference: str) -> Manifest:
+        """GET a manifest by tag or digest; verifies the digest when one was asked for."""
+        what = f"manifest {self.registry}/{path}{_sep(reference)}{reference}"
+        response = self._check(
+            self._request(
+                "GET",
+                f"/v2/{path}/manifests/{reference}",
+                (repository_scope(path, "pull"),),
+                headers={"Accept": MANIFEST_ACCEPT},
+            ),
+            200,
+            what=what,
+        )
+        body = response.content
+        computed = sha256_digest(body)
+        if reference.startswith("sha256:") and computed != reference:
+            raise DigestMismatch(
+                f"{what}: the registry sent content with digest {computed}",
+                method="GET",
+                url=response.url,
+            )
+        media_type = media_type_of(body, response.headers.get("Content-Type"))
+        return Manifest(media_type=media_type, digest=computed, body=body)
+
+    def head_manifest(self, path: str, reference: str) -> Descriptor:
+        """HEAD a manifest: media type, digest and size without the body.
+
+        Falls back to GET when the registry sends no digest header.
+        """
+        what = f"manifest {self.registry}/{path}{_sep(reference)}{reference}"
+        response = self._check(
+            self._request(
+                "HEAD",
+                f"/v2/{path}/manifests/{reference}",
+                (repository_scope(path, "pull"),),
+                headers={"Accept": MANIFEST_ACCEPT},
+            ),
+            200,
+            what=what,
+        )
+        digest = response.headers.get(_DIGEST_HEADER)
+        media_type = (response.headers.get("Content-Type") or "").split(";")[0].strip()
+        if not digest or not media_type:
+            return self.get_manifest(path, reference).descriptor()
+        size = int(response.headers.get("Content-Length") or 0)
+        return Descriptor(media_type=media_type, digest=digest, size=size)
+
+    def put_manifest(self, path: str, reference: str, body: bytes, media_type: str) -> str:
+        """PUT a manifest under a tag or digest; returns its digest."""
+        response = self._check(
+            self._request(
+                "PUT",
+                f"/v2/{path}/manifests/{reference}",
+                (repository_scope(path, "pull", "push"),),
+                headers={"Content-Type": media_type},
+                data=body,
+            ),
+            200,
+            201,
+            what=f"push manifest {self.registry}/{path}{_sep(reference)}{reference}",
+        )
+        return response.headers.get(_DIGEST_HEADER) or sha256_digest(body)
+
+    def delete_manifest(self, path: str, digest: str) -> None:
+        """DELETE a manifest by digest. On most registries this removes every tag on it."""
+        self._check(
+            self._request(
+                "DELETE", f"/v2/{path}/manifests/{digest}", (repository_scope(path, "delete"),)
+            ),
+            200,
+            202,
+            what=f"delete {self.registry}/{path}@{digest}",
+        )
+
+    def delete_tag(self, path: str, tag: str) -> None:
+        """OCI DELETE by tag (distribution-spec 1.1), which removes only this tag.
+
+        Raises Unsupported where the registry refuses it: distribution 2.8 answers 400
+        DIGEST_INVALID, others 405 or UNSUPPORTED.
+        """
+        what = f"delete tag {self.registry}/{path}:{tag}"
+        response = self._request(
+            "DELETE", f"/v2/{path}/manifests/{tag}", (repository_scope(path, "delete"),)
+        )
+        if response.status_code == 400:
+            error = error_for_status(400, "DELETE", response.url, response.content, what=what)
+            if error.codes <= {"DIGEST_INVALID", "UNSUPPORTED"}:
+                raise Unsupported(
+                    f"{what}: this registry does not accept DELETE by tag",
+                    status=400,
+                    method="DELETE",
+                    url=response.url,
+                    errors=error.errors,
+                )
+            raise error
+        self._check(response, 200, 202, what=what)
+
+    # -- blobs ---------------------------------------------------------------------------
+
+    def blob_exists(self, path: str, digest: str) -> bool:
+        response = self._request(
+            "HEAD", f"/v2/{path}/blobs/{digest}", (repository_scope(path, "pull"),)
+        )
+        if response.status_code == 404:
+            return False
+        self._check(response, 200, what=f"blob {self.registry}/{path}@{digest}")
+        return True
+
+    @contextmanager
+    def open_blob(self, path: str, digest: str, offset: int = 0) -> Iterator[BlobStream]:
+        """Stream a blob; the stream verifies the digest when it is read to the end.
+
+        `offset` asks for a Range, to resume a cut download; verification then needs the
+        caller to feed the bytes it already has via `BlobStream.prime`.
+        """
+        headers = {"Range": f"bytes={offset}-"} if offset else {}
+        response = self._check(
+            self._request(
+                "GET",
+                f"/v2/{path}/blobs/{digest}",
+                (repository_scope(path, "pull"),),
+                headers=headers,
+                stream=True,
+            ),
+            200,
+            206,
+            what=f"blob {self.registry}/{path}@{digest}",
+        )
+        try:
+            yield BlobStream(response, digest, resumed=response.status_code == 206)
+        finally:
+            response.close()
+
+    def read_blob(self, path: str, digest: str) -> bytes:
+        with self.open_blob(path, digest) as stream:
+            return b"".join(stream.chunks())
+
+    def upload_blob(
+        self,
+        path: str,
+        data: bytes | BinaryIO,
+        digest: str,
+        *,
+        size: int | None = None,
+        chunk_size: int | None = None,
+        mount_from: str | None = None,
+    ) -> None:
+        """Upload a blob: mount from another repository, monolithic, or in chunks.
+
+        `mount_from` names a repository on the same registry that has the blob; when the
+        registry does not mount, it answers with an upload session and we upload instead.
+        """
+        scopes = [repository_scope(path, "pull", "push")]
+        params = {}
+        if mount_from:
+            params = {"mount": digest, "from": mount_from}
+            scopes.append(repository_scope(mount_from, "pull"))
+        what = f"upload blob {digest} to {self.registry}/{path}"
+        response = self._check(
+            self._request("POST", f"/v2/{path}/blobs/uploads/", tuple(scopes), params=params),
+            201,
+            202,
+            what=what,
+        )
+        if response.status_code == 201:
+            return  # mounted
+        location = self._location(response, what)
+        if chunk_size and isinstance(data, bytes) and len(data) > chunk_size:
+            for start in range(0, len(data), chunk_size):
+                chunk = data[start : start + chunk_size]
+                response = self._check(
+                    self._request(
+                        "PATCH",
+                        location,
+                        (scopes[0],),
+                        headers={
+                            "Content-Type": "application/octet-stream",
+                            "Content-Range": f"{start}-{start + len(chunk) - 1}",
+                            "Content-Length": str(len(chunk)),
+                        },
+                        data=chunk,
+                    ),
+                    202,
+                    what=what,
+                )
+                location = self._location(response, what)
+            body: bytes | BinaryIO = b""
+        else:
+            body = data
+        headers = {"Content-Type": "application/octet-stream"}
+        if size is not None and not isinstance(body, bytes):
+            headers["Content-Length"] = str(size)
+        self._check(
+            self._request(
+                "PUT", _add_query(location, digest=digest), (scopes[0],), headers=headers, data=body
+            ),
+            201,
+            what=what,
+        )
+
+    def _location(self, response: requests.Response, what: str) -> str:
+        location = response.headers.get("Location")
+        if not location:
+            raise ProtocolError(f"{what}: the registry sent no upload Location", url=response.url)
+        return urljoin(response.url, location)
+
+
+class BlobStream:
+    """The body of a blob response, verified against its digest as it is read."""
+
+    def __init__(self, response: requests.Response, digest: str, resumed: bool = False) -> None:
+        algorithm = digest.partition(":")[0]
+        if algorithm not in ("sha256", "sha512"):
+            raise ProtocolError(f"unsupported digest algorithm in {digest}")
+        self.response = response
+        self.digest = digest
+        self.resumed = resumed
+        self.size = int(response.headers.get("Content-Length") or 0) or None
+        self._hash = hashlib.new(algorithm)
+        self.read = 0
+
+    def prime(self, data_already_read: bytes) -> None:
+        """Feed the bytes of a previous, cut download before resuming with a Range."""
+        self._hash.update(data_already_read)
+
+    def chunks(self, chunk_size: int = CHUNK_SIZE) -> Iterator[bytes]:
+        for chunk in self.response.iter_content(chunk_size):
+            self._hash.update(chunk)
+            self.read += len(chunk)
+            yield chunk
+        computed = f"{self.digest.partition(':')[0]}:{self._hash.hexdigest()}"
+        if computed != self.digest:
+            raise DigestMismatch(
+                f"blob {self.digest}: the registry sent content with digest {computed}",
+                method="GET",
+                url=self.response.url,
+                hint="the registry's storage may be corrupt; nothing was written under this digest",
+            )
+
+
+def _next_link(response: requests.Response) -> str | None:
+    match = _LINK_NEXT.search(response.headers.get("Link", ""))
+    return match.group(1) if match else None
+
+
+def _add_query(url: str, **params: str) -> str:
+    return url + ("&" if "?" in url else "?") + urlencode(params)
+
+
+def _sep(reference: str) -> str:
+    return "@" if ":" in reference else ":"
+
+
+__all__ = ["BlobStream", "DistributionClient", "NotFound", "Ping"]

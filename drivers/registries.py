@@ -1,0 +1,209 @@
+"""The table of registry implementations, their detection, and the driver factory.
+
+Detection looks at the host name first. Where the name does not decide, a second look at
+the `/v2/` ping is allowed: the Bearer realm (Harbor's ends in `/service/token`) and the
+headers (`X-Artifactory-*`, `Server: Nexus`). `--repo-container-registry` overrides both.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from drivers.contract import Driver
+from drivers.credentials import CredentialSource, default_keychain
+from drivers.distribution import DistributionClient, Ping
+from drivers.errors import InvalidInput
+from drivers.reference import DOCKER_HUB_ALIASES, normalize_registry, split_host_port
+from drivers.transport import Transport, parse_challenge
+
+
+@dataclass(frozen=True)
+class Implementation:
+    name: str
+    title: str
+    detected_from: str  # what the host name (or ping) must look like, for humans
+    deletes_by: str  # how a tag is deleted, for humans
+    host_pattern: re.Pattern[str] | None = None
+    native: bool = False  # True once the native driver exists; else reads use `default`
+
+
+def _rx(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern, re.IGNORECASE)
+
+
+IMPLEMENTATIONS: dict[str, Implementation] = {
+    impl.name: impl
+    for impl in (
+        Implementation(
+            "default",
+            "Docker Registry v2 / OCI distribution",
+            "any other host",
+            "OCI DELETE by tag; else DELETE by digest when no kept tag shares it; "
+            "else the dummy-manifest untag",
+            native=True,
+        ),
+        Implementation(
+            "ecr",
+            "AWS ECR",
+            r"^\d{12}\.dkr\.ecr(-fips)?\.<region>\.amazonaws\.com(\.cn)?$",
+            "boto3 batch_delete_image by imageTag (100 per call)",
+            _rx(r"^\d{12}\.dkr\.ecr(-fips)?\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$"),
+        ),
+        Implementation(
+            "acr",
+            "Azure Container Registry",
+            "*.azurecr.io",
+            "ACR data plane DELETE /acr/v1/{repo}/_tags/{tag}",
+            _rx(r"\.azurecr\.io$"),
+        ),
+        Implementation(
+            "dockerhub",
+            "Docker Hub",
+            "docker.io, index.docker.io, registry-1.docker.io, registry.hub.docker.com",
+            "Hub API DELETE /v2/repositories/{ns}/{repo}/tags/{tag}/",
+            _rx("^(" + "|".join(re.escape(h) for h in sorted(DOCKER_HUB_ALIASES)) + ")$"),
+        ),
+        Implementation(
+            "gcr",
+            "Google Container Registry / Artifact Registry",
+            "gcr.io, *.gcr.io, *-docker.pkg.dev",
+            "Registry v2 DELETE by tag, then the digest when untagged",
+            _rx(r"(^|\.)gcr\.io$|-docker\.pkg\.dev$"),
+        ),
+        Implementation(
+            "github",
+            "GitHub Packages",
+            "ghcr.io, docker.pkg.github.com",
+            "REST: find the package version by tag, DELETE the version",
+            _rx(r"^(ghcr\.io|docker\.pkg\.github\.com)$"),
+        ),
+        Implementation(
+            "gitlab",
+            "GitLab Container Registry",
+            "registry.gitlab.com, registry.gitlab.*, or $CI_REGISTRY in a GitLab job",
+            "DELETE /v2/{repo}/tags/reference/{tag}, then OCI DELETE by tag",
+            _rx(r"^registry\.gitlab\."),
+        ),
+        Implementation(
+            "harbor",
+            "Harbor",
+            "harbor.*, or a token realm ending in /service/token",
+            "Harbor API v2.0 DELETE …/artifacts/{ref}/tags/{tag}",
+            _rx(r"^harbor\."),
+        ),
+        Implementation(
+            "quay",
+            "Quay",
+            "quay.io, quay.*",
+            "Quay API DELETE /api/v1/repository/{repo}/tag/{tag}",
+            _rx(r"^quay\."),
+        ),
+        Implementation(
+            "artifactory",
+            "JFrog Artifactory",
+            "*.jfrog.io, or an X-Artifactory-* response header",
+            "Artifactory REST API, or Registry v2 where accepted",
+            _rx(r"\.jfrog\.io$"),
+        ),
+        Implementation(
+            "nexus",
+            "Sonatype Nexus",
+            "a `Server: Nexus` response header",
+            "Registry v2 DELETE by digest (listing skips Nexus's null tags)",
+        ),
+    )
+}
+
+
+@dataclass(frozen=True)
+class Detection:
+    name: str
+    reason: str
+
+
+def implementation(name: str) -> Implementation:
+    """The implementation called `name`; an unknown name is bad input."""
+    try:
+        return IMPLEMENTATIONS[name.strip().lower()]
+    except KeyError:
+        raise InvalidInput(
+            f"unknown registry implementation {name!r}",
+            hint="use one of: " + ", ".join(IMPLEMENTATIONS),
+        ) from None
+
+
+def detect(
+    registry: str,
+    *,
+    ping: Ping | None = None,
+    override: str | None = None,
+    known_hosts: Mapping[str, str] | None = None,
+) -> Detection:
+    """Choose the implementation for a registry host, and say why.
+
+    Order: the override; hosts the CI platform names (e.g. GitLab's `$CI_REGISTRY`,
+    passed in as `known_hosts`); the host-name patterns; then the ping's realm and headers.
+    """
+    if override:
+        return Detection(implementation(override).name, "forced by --repo-container-registry")
+    host = normalize_registry(registry)
+    for known, name in (known_hosts or {}).items():
+        if normalize_registry(known) == host:
+            return Detection(name, f"{known} is the CI platform's registry")
+    bare = split_host_port(host)[0]
+    for impl in IMPLEMENTATIONS.values():
+        if impl.host_pattern is not None and (
+            impl.host_pattern.search(bare) or impl.host_pattern.search(registry)
+        ):
+            return Detection(impl.name, f"host name matches {impl.detected_from}")
+    if ping is not None:
+        found = _detect_from_ping(ping)
+        if found:
+            return found
+    return Detection("default", "no other implementation matched")
+
+
+def _detect_from_ping(ping: Ping) -> Detection | None:
+    headers = {k.lower(): v for k, v in ping.headers.items()}
+    challenge = parse_challenge(headers.get("www-authenticate", ""))
+    if challenge and challenge.realm.rstrip("/").endswith("/service/token"):
+        return Detection("harbor", "token realm ends in /service/token")
+    if any(k.startswith("x-artifactory-") for k in headers) or "x-jfrog-version" in headers:
+        return Detection("artifactory", "the /v2/ answer carries X-Artifactory headers")
+    if headers.get("server", "").lower().startswith("nexus"):
+        return Detection("nexus", "the /v2/ answer says Server: Nexus")
+    return None
+
+
+@dataclass(frozen=True)
+class RegistryOptions:
+    """How to reach registries: where credentials come from, which hosts are insecure."""
+
+    docker_config: str | None = None
+    insecure_registries: frozenset[str] = frozenset()
+    implementation: str | None = None  # the --repo-container-registry override
+    known_hosts: Mapping[str, str] = field(default_factory=dict)
+    credentials: CredentialSource | None = None  # replaces the default keychain (tests, login)
+
+    def is_insecure(self, registry: str) -> bool:
+        host = normalize_registry(registry)
+        return any(normalize_registry(h) == host for h in self.insecure_registries)
+
+
+def client_for(registry: str, options: RegistryOptions) -> DistributionClient:
+    credentials = options.credentials or default_keychain(options.docker_config)
+    transport = Transport(registry, credentials, insecure=options.is_insecure(registry))
+    return DistributionClient(transport)
+
+
+def driver_for(registry: str, options: RegistryOptions) -> Driver:
+    """The driver for a registry: detected, or forced by the override."""
+    from drivers.default import DefaultDriver
+
+    client = client_for(registry, options)
+    detection = detect(registry, override=options.implementation, known_hosts=options.known_hosts)
+    # Until a native driver lands, every implementation reads (and untags) through the
+    # Registry v2 behaviour of `default`; `portside registries` says which are native.
+    return DefaultDriver(client, name=detection.name)

@@ -1,0 +1,532 @@
+"""HTTP to one registry: scheme choice, auth challenges, token cache, retries, redirects.
+
+This is the one place that sets `Authorization`. Drivers and the distribution client ask
+for a request with the scopes it needs; the transport answers the registry's challenge:
+
+* Basic: the resolved username and password.
+* Bearer: a token from the challenge's realm, for the smallest scope asked for, cached per
+  scope until shortly before it expires. The token answer may carry `token` or
+  `access_token`. An `identitytoken` is exchanged with the OAuth2 `refresh_token` grant;
+  a `registrytoken` is sent as the bearer token itself.
+
+Other rules (DESIGN.md "Transport rules"):
+
+* TLS is verified. Loopback registries, and hosts named with `--insecure-registry`, may
+  fall back to plain HTTP, as the Docker daemon allows; insecure hosts skip verification.
+* Retries on connection errors, 408, 429 and 5xx with exponential backoff and jitter,
+  honouring `Retry-After` (seconds or an HTTP date) up to a cap. A request whose body is a
+  stream is never retried; bytes bodies are replayed.
+* Redirects are followed by hand so that `Authorization` never reaches another host (blob
+  downloads are often redirected to object storage).
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import random
+import re
+import threading
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from drivers.credentials import ANONYMOUS, Credential, CredentialSource
+from drivers.errors import (
+    ProtocolError,
+    RegistryError,
+    TLSError,
+    Unauthorized,
+    Unreachable,
+    error_for_status,
+    redact_url,
+)
+from drivers.reference import DOCKER_HUB, DOCKER_HUB_API, is_loopback, normalize_registry
+
+log = logging.getLogger("portside.transport")
+
+CATALOG_SCOPE = "registry:catalog:*"
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+_MAX_REDIRECTS = 10
+
+
+def repository_scope(path: str, *actions: str) -> str:
+    """`repository:<path>:<actions>`, the token scope for one repository."""
+    return f"repository:{path}:{','.join(actions or ('pull',))}"
+
+
+def user_agent() -> str:
+    try:
+        from importlib.metadata import version
+
+        return f"portside/{version('portside')}"
+    except Exception:  # not installed as a distribution (running from a source tree)
+        return "portside/dev"
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = 5  # total tries, the first included
+    backoff: float = 0.5  # seconds; doubled each retry, with jitter
+    max_delay: float = 30.0  # cap for backoff and for Retry-After
+
+    def delay(self, attempt: int, retry_after: str | None) -> float:
+        hinted = parse_retry_after(retry_after)
+        if hinted is not None:
+            return min(hinted, self.max_delay)
+        base = self.backoff * (2**attempt)
+        return min(base * (0.5 + random.random()), self.max_delay)
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """`Retry-After` as seconds from now: either delta-seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when is None:
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+@dataclass(frozen=True)
+class Challenge:
+    """A parsed `WWW-Authenticate` header."""
+
+    scheme: str  # "basic" or "bearer", lower case
+    params: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def realm(self) -> str:
+        return self.params.get("realm", "")
+
+
+_PARAM = re.compile(r'([A-Za-z][\w-]*)\s*=\s*("(?:[^"\\]|\\.)*"|[^,\s]*)')
+
+
+def parse_challenge(header: str) -> Challenge | None:
+    """Parse `Bearer realm="…",service="…",scope="…"` or `Basic realm="…"`."""
+    header = header.strip()
+    if not header:
+        return None
+    scheme, _, rest = header.partition(" ")
+    params = {}
+    for key, raw in _PARAM.findall(rest):
+        if raw.startswith('"'):
+            raw = re.sub(r"\\(.)", r"\1", raw[1:-1])
+        params[key.lower()] = raw
+    return Challenge(scheme.lower(), params)
+
+
+class _NoAuth(requests.auth.AuthBase):
+    """Stops requests from adding ~/.netrc credentials behind our back."""
+
+    def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
+        return r
+
+
+@dataclass
+class _Token:
+    header: str
+    expires_at: float
+
+
+class Transport:
+    """An authenticated, retrying HTTP client for one registry."""
+
+    def __init__(
+        self,
+        registry: str,
+        credentials: CredentialSource | Credential | None = None,
+        *,
+        insecure: bool = False,
+        retry: RetryPolicy | None = None,
+        timeout: float = 60.0,
+        session: requests.Session | None = None,
+    ) -> None:
+        self.registry = normalize_registry(registry)
+        self.api_host = DOCKER_HUB_API if self.registry == DOCKER_HUB else self.registry
+        self._credentials = credentials
+        self._credential: Credential | None = None
+        self.insecure = insecure
+        self.plain_http_allowed = insecure or is_loopback(self.registry)
+        self.retry = retry or RetryPolicy()
+        self.timeout = timeout
+        self.session = session or _new_session()
+        self._base_url: str | None = None
+        self._challenge: Challenge | None = None
+        self._tokens: dict[tuple[str, ...], _Token] = {}
+        self._lock = threading.Lock()
+
+    # -- credentials ---------------------------------------------------------------------
+
+    @property
+    def credential(self) -> Credential:
+        """The credential for this registry, resolved once (helpers can be slow)."""
+        if self._credential is None:
+            source = self._credentials
+            if source is None:
+                self._credential = ANONYMOUS
+            elif isinstance(source, Credential):
+                self._credential = source
+            else:
+                self._credential = source.resolve(self.registry)
+        return self._credential
+
+    # -- base URL ------------------------------------------------------------------------
+
+    @property
+    def base_url(self) -> str:
+        """`https://host`, or `http://host` for a loopback/insecure host that lacks TLS."""
+        if self._base_url is None:
+            self._base_url = self._probe_scheme()
+        return self._base_url
+
+    def _probe_scheme(self) -> str:
+        https = f"https://{self.api_host}"
+        if not self.plain_http_allowed:
+            return https
+        try:
+            self.session.get(
+                f"{https}/v2/",
+                timeout=min(self.timeout, 10),
+                verify=not self.insecure,
+                allow_redirects=False,
+                auth=_NoAuth(),
+            )
+            return https
+        except requests.exceptions.SSLError:
+            log.debug("%s: no TLS, falling back to plain HTTP", self.api_host)
+        except requests.exceptions.ConnectionError:
+            log.debug("%s: HTTPS refused, falling back to plain HTTP", self.api_host)
+        return f"http://{self.api_host}"
+
+    def url(self, path: str) -> str:
+        return path if "://" in path else f"{self.base_url}{path}"
+
+    # -- requests ------------------------------------------------------------------------
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        scopes: Sequence[str] = (),
+        headers: Mapping[str, str] | None = None,
+        params: Mapping[str, Any] | Sequence[tuple[str, Any]] | None = None,
+        data: bytes | Iterable[bytes] | Any | None = None,
+        stream: bool = False,
+        authenticate: bool = True,
+    ) -> requests.Response:
+        """Send a request, answering auth challenges and retrying transient failures.
+
+        Returns the final response whatever its status; callers check it with
+        `check_status`. `scopes` are the token scopes the operation needs;
+        `authenticate=False` sends no credentials and answers no challenge.
+        """
+        replayable = data is None or isinstance(data, bytes | bytearray)
+        attempts = self.retry.attempts if replayable else 1
+        url = self.url(path)
+        for attempt in range(attempts):
+            try:
+                if authenticate:
+                    response = self._send_authorized(
+                        method, url, scopes, headers, params, data, stream
+                    )
+                else:
+                    response = self._send(method, url, headers, params, data, stream, None)
+            except Unreachable:
+                if attempt + 1 >= attempts:
+                    raise
+                time.sleep(self.retry.delay(attempt, None))
+                continue
+            if response.status_code not in _RETRY_STATUSES or attempt + 1 >= attempts:
+                return response
+            retry_after = response.headers.get("Retry-After")
+            log.debug(
+                "%s %s: HTTP %s, retry %d", method, redact_url(url), response.status_code, attempt
+            )
+            response.close()
+            time.sleep(self.retry.delay(attempt, retry_after))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _send_authorized(self, method, url, scopes, headers, params, data, stream):
+        key = tuple(sorted(scopes))
+        auth = self._cached_authorization(key)
+        response = self._send(method, url, headers, params, data, stream, auth)
+        if response.status_code != 401:
+            return response
+        challenge = parse_challenge(response.headers.get("WWW-Authenticate", ""))
+        if challenge is None or challenge.scheme not in ("basic", "bearer"):
+            return response
+        if auth is not None and self._challenge == challenge:
+            return response  # our credentials were just refused for this scope
+        response.close()
+        self._challenge = challenge
+        wanted = key
+        if challenge.scheme == "bearer" and challenge.params.get("scope"):
+            wanted = tuple(sorted({*key, *challenge.params["scope"].split(" ")}))
+        auth = self._authorization(challenge, wanted)
+        if wanted != key:
+            self._tokens[key] = self._tokens[wanted]
+        if auth is None:
+            return self._send(method, url, headers, params, data, stream, None)
+        return self._send(method, url, headers, params, data, stream, auth)
+
+    def _send(self, method, url, headers, params, data, stream, authorization):
+        """One request, following redirects by hand; Authorization stays on the registry."""
+        registry_netloc = urlsplit(self.base_url).netloc
+        for _ in range(_MAX_REDIRECTS + 1):
+            sent_headers = {"User-Agent": self.session.headers["User-Agent"], **(headers or {})}
+            if authorization and urlsplit(url).netloc == registry_netloc:
+                sent_headers["Authorization"] = authorization
+            try:
+                response = self.session.request(
+                    method,
+                    url,
+                    headers=sent_headers,
+                    params=params,
+                    data=data,
+                    stream=stream,
+                    timeout=self.timeout,
+                    allow_redirects=False,
+                    verify=not self.insecure,
+                    auth=_NoAuth(),
+                )
+            except requests.exceptions.SSLError as exc:
+                raise TLSError(
+                    f"TLS handshake with {self.api_host} failed: {_short_reason(exc)}",
+                    method=method,
+                    url=url,
+                    hint=(
+                        f"trust its CA (REQUESTS_CA_BUNDLE=/path/ca.pem), or pass "
+                        f"--insecure-registry {self.registry} if the host is trusted"
+                    ),
+                ) from None
+            except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
+                raise Unreachable(
+                    f"cannot reach {self.api_host}: {_short_reason(exc)}",
+                    method=method,
+                    url=url,
+                    hint="check the registry host name, port and network access",
+                ) from None
+            if response.status_code not in _REDIRECTS or "Location" not in response.headers:
+                return response
+            url = urljoin(url, response.headers["Location"])
+            response.close()
+            params = None  # the Location carries its own query
+            if response.status_code == 303:
+                method, data = "GET", None
+        raise ProtocolError(f"{self.api_host}: too many redirects", method=method, url=url)
+
+    # -- authorization -------------------------------------------------------------------
+
+    def _cached_authorization(self, key: tuple[str, ...]) -> str | None:
+        challenge = self._challenge
+        if challenge is None:
+            return None
+        if challenge.scheme == "basic":
+            return self._basic_header()
+        token = self._tokens.get(key)
+        if token is not None and token.expires_at > time.monotonic():
+            return token.header
+        return self._authorization(challenge, key)
+
+    def _authorization(self, challenge: Challenge, key: tuple[str, ...]) -> str | None:
+        if challenge.scheme == "basic":
+            return self._basic_header()
+        with self._lock:
+            token = self._tokens.get(key)
+            if token is None or token.expires_at <= time.monotonic():
+                token = self._fetch_token(challenge, key)
+                self._tokens[key] = token
+            return token.header
+
+    def _basic_header(self) -> str | None:
+        cred = self.credential
+        if not cred.username and not cred.password:
+            return None
+        return requests.auth._basic_auth_str(cred.username, cred.password)
+
+    def _fetch_token(self, challenge: Challenge, scopes: tuple[str, ...]) -> _Token:
+        cred = self.credential
+        if cred.registry_token:
+            return _Token(f"Bearer {cred.registry_token}", float("inf"))
+        realm = challenge.realm
+        if not realm.startswith(("https://", "http://")):
+            raise ProtocolError(
+                f"{self.api_host} sent a Bearer challenge without a usable realm",
+                url=self.base_url + "/v2/",
+            )
+        service = challenge.params.get("service", "")
+        if cred.identity_token:
+            form = {
+                "grant_type": "refresh_token",
+                "refresh_token": cred.identity_token,
+                "service": service,
+                "client_id": "portside",
+            }
+            if scopes:
+                form["scope"] = " ".join(scopes)
+            answer = self._token_request("POST", realm, data=form)
+        else:
+            query: list[tuple[str, str]] = [("service", service)] if service else []
+            query += [("scope", s) for s in scopes]
+            basic = self._basic_header()
+            answer = self._token_request(
+                "GET", realm, params=query, headers={"Authorization": basic} if basic else {}
+            )
+        return self._parse_token_answer(answer, realm)
+
+    def _token_request(
+        self, method: str, realm: str, *, headers: Mapping[str, str] | None = None, **kwargs: Any
+    ) -> requests.Response:
+        sent = {"User-Agent": self.session.headers["User-Agent"], **(headers or {})}
+        for attempt in range(self.retry.attempts):
+            last_try = attempt + 1 >= self.retry.attempts
+            try:
+                response = self.session.request(
+                    method,
+                    realm,
+                    headers=sent,
+                    timeout=self.timeout,
+                    verify=not self.insecure,
+                    auth=_NoAuth(),
+                    **kwargs,
+                )
+            except requests.exceptions.SSLError as exc:
+                raise TLSError(
+                    f"TLS handshake with the token service failed: {_short_reason(exc)}",
+                    url=realm,
+                ) from None
+            except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
+                if last_try:
+                    raise Unreachable(
+                        f"cannot reach the token service of {self.registry}: {_short_reason(exc)}",
+                        url=realm,
+                    ) from None
+                time.sleep(self.retry.delay(attempt, None))
+                continue
+            if response.status_code in _RETRY_STATUSES and not last_try:
+                time.sleep(self.retry.delay(attempt, response.headers.get("Retry-After")))
+                continue
+            return response
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _parse_token_answer(self, response: requests.Response, realm: str) -> _Token:
+        if response.status_code in (401, 403):
+            raise self.refused(response.status_code)
+        if response.status_code != 200:
+            raise error_for_status(
+                response.status_code, "GET", realm, response.content, what="token request"
+            )
+        try:
+            doc = response.json()
+        except ValueError:
+            raise ProtocolError(
+                f"the token service of {self.api_host} answered with something other than JSON",
+                url=realm,
+            ) from None
+        token = doc.get("token") or doc.get("access_token") if isinstance(doc, dict) else None
+        if not isinstance(token, str) or not token:
+            raise ProtocolError(
+                f"the token service of {self.api_host} answered without a token", url=realm
+            )
+        try:
+            lifetime = max(int(doc.get("expires_in") or 60), 60)
+        except (TypeError, ValueError):
+            lifetime = 60
+        # Renew 10% early, so a token never expires between our check and the registry's.
+        return _Token(f"Bearer {token}", time.monotonic() + lifetime * 0.9)
+
+    def refused(self, status: int = 401) -> Unauthorized:
+        """The error for credentials the registry (or its token service) refused."""
+        cred = self.credential
+        if cred.is_anonymous:
+            return Unauthorized(
+                f"{self.registry} requires authentication and no credentials were found",
+                status=status,
+                hint=f"run `portside login {self.registry}` or add them to the Docker config",
+            )
+        return Unauthorized(
+            f"{self.registry} refused the credentials from {cred.source}",
+            status=status,
+            hint=f"check the user and password, then `portside login {self.registry}` again",
+        )
+
+
+def check_status(
+    response: requests.Response, *expected: int, transport: Transport | None = None, what: str = ""
+) -> requests.Response:
+    """Return the response when its status is one of `expected`; raise the fitting error."""
+    if response.status_code in expected:
+        return response
+    try:
+        body = response.content
+    except requests.exceptions.RequestException:
+        body = b""
+    error = error_for_status(
+        response.status_code, response.request.method or "", response.url, body, what=what
+    )
+    if response.status_code == 401 and transport is not None:
+        refused = transport.refused(401)
+        refused.errors, refused.url = error.errors, error.url
+        raise refused
+    raise error
+
+
+def _new_session() -> requests.Session:
+    session = requests.Session()
+    # Parallel blob transfers share one session; keep enough pooled connections for them.
+    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=32, max_retries=0)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    session.headers["User-Agent"] = user_agent()
+    return session
+
+
+def _short_reason(exc: BaseException) -> str:
+    """A one-line reason for a low-level network failure, without URLs or secrets."""
+    text = str(exc)
+    for marker in ("CERTIFICATE_VERIFY_FAILED", "WRONG_VERSION_NUMBER", "hostname mismatch"):
+        if marker in text:
+            return {
+                "CERTIFICATE_VERIFY_FAILED": "certificate verify failed",
+                "WRONG_VERSION_NUMBER": "the host does not speak TLS on this port",
+                "hostname mismatch": "certificate hostname mismatch",
+            }[marker]
+    for marker, reason in (
+        ("Connection refused", "connection refused"),
+        ("Name or service not known", "host name not found"),
+        ("nodename nor servname", "host name not found"),
+        ("Temporary failure in name resolution", "host name not found"),
+        ("timed out", "timed out"),
+        ("Connection reset", "connection reset"),
+    ):
+        if marker in text:
+            return reason
+    return type(exc).__name__
+
+
+__all__ = [
+    "CATALOG_SCOPE",
+    "Challenge",
+    "RegistryError",
+    "RetryPolicy",
+    "Transport",
+    "check_status",
+    "parse_challenge",
+    "parse_retry_after",
+    "repository_scope",
+]
