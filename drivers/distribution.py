@@ -19,14 +19,20 @@ import requests
 
 from drivers.errors import (
     DigestMismatch,
-    NotARegistry,
     NotFound,
     ProtocolError,
     Unsupported,
     error_for_status,
 )
 from drivers.manifest import MANIFEST_ACCEPT, Descriptor, Manifest, media_type_of, sha256_digest
-from drivers.transport import CATALOG_SCOPE, Transport, check_status, repository_scope
+from drivers.transport import (
+    CATALOG_SCOPE,
+    Transport,
+    check_status,
+    is_html,
+    not_a_registry,
+    repository_scope,
+)
 
 PAGE_SIZE = 1000  # ECR's cap for `n`; other registries accept it too
 CHUNK_SIZE = 1 << 20
@@ -64,15 +70,8 @@ class DistributionClient:
         """`GET /v2/` without credentials; fails unless the host speaks the registry API."""
         response = self.transport.request("GET", "/v2/", authenticate=False)
         headers = dict(response.headers)
-        content_type = headers.get("Content-Type", "")
-        if "html" in content_type.lower():
-            raise NotARegistry(
-                f"{self.registry} answered /v2/ with an HTML page: it is not a container registry",
-                status=response.status_code,
-                method="GET",
-                url=response.url,
-                hint="check the host name; registries answer /v2/ with JSON and HTTP 200 or 401",
-            )
+        if is_html(response):
+            raise not_a_registry(response)
         if response.status_code not in (200, 401):
             self._check(response, 200, 401, what=f"{self.registry} /v2/")
         return Ping(response.status_code, headers)
@@ -105,6 +104,8 @@ class DistributionClient:
         while url and url not in seen:
             seen.add(url)
             response = self._check(self._request("GET", url, scopes), 200, what=what)
+            if is_html(response):
+                raise not_a_registry(response)
             try:
                 doc = response.json()
             except ValueError:

@@ -1,6 +1,28 @@
-"""Image references: parsing and Docker Hub normalisation (pure, no I/O). STUB - being written."""
+"""Image references: parsing and Docker Hub normalisation (pure, no I/O).
+
+The grammar is the one distribution/reference and the Docker CLI accept:
+
+    reference  := name [":" tag] ["@" digest]
+    name       := [host "/"] path
+    host       := domain [":" port] | "[" ipv6 "]" [":" port]
+    path       := component ("/" component)*
+
+The first component of a name is a registry host only when it contains "." or ":", is
+"localhost", or is a bracketed IPv6 literal; otherwise the image lives on Docker Hub, and a
+one-component Hub path gets "library/" in front of it ("alpine" is docker.io/library/alpine).
+
+Hosts are lower-cased and every Docker Hub alias becomes "docker.io", so two references to the
+same image compare equal. Which host to dial and which key holds Hub credentials in a Docker
+config are Hub quirks kept here, in `Repository.api_host` and `Repository.credential_key`.
+"""
 
 from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass, replace
+
+from drivers.errors import InvalidReference
 
 DOCKER_HUB = "docker.io"
 DOCKER_HUB_API = "registry-1.docker.io"
@@ -9,3 +31,439 @@ DOCKER_HUB_CREDENTIAL_KEY = "https://index.docker.io/v1/"
 DOCKER_HUB_ALIASES = frozenset(
     {"docker.io", "index.docker.io", "registry-1.docker.io", "registry.hub.docker.com"}
 )
+
+# Docker Hub's official images live under this namespace; "alpine" means "library/alpine".
+_HUB_OFFICIAL = "library"
+_DEFAULT_TAG = "latest"
+NAME_TOTAL_LENGTH_MAX = 255
+TAG_LENGTH_MAX = 128
+
+_DOMAIN_COMPONENT = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?")
+_DIGITS = re.compile(r"[0-9]+")
+_IPV6_BRACKETED = re.compile(r"\[([0-9A-Fa-f:.]+)\](?::(.*))?")
+_PATH_COMPONENT = re.compile(r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*")
+_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
+_DIGEST_ALGORITHM = re.compile(r"[a-z0-9]+(?:[.+_-][a-z0-9]+)*")
+_HEX = re.compile(r"[0-9a-fA-F]*")
+# Algorithms whose encoded length is fixed; any other algorithm needs at least 32 hex chars.
+_DIGEST_HEX_LENGTH = {"sha256": 64, "sha512": 128}
+_DIGEST_HEX_MIN = 32
+
+_REFERENCE_HINT = "expected [registry/]path[:tag][@digest], e.g. ghcr.io/owner/app:1.0"
+_PATH_HINT = (
+    "path components are lower-case letters and digits, separated inside a component by "
+    "'.', '_', '__' or '-', and joined by '/', e.g. group/sub-app"
+)
+_TAG_HINT = "a tag is 1 to 128 of A-Z a-z 0-9 _ . - and does not start with '.' or '-'"
+_DIGEST_HINT = "a digest is algorithm:hex in lower case, e.g. sha256:<64 hex characters>"
+_HOST_HINT = "a registry is host[:port] or [ipv6][:port], e.g. ghcr.io or localhost:5000"
+
+
+class _Problem(Exception):
+    """What is wrong with one part of the input; the public function names the whole input."""
+
+    def __init__(self, problem: str, hint: str) -> None:
+        super().__init__(problem)
+        self.problem = problem
+        self.hint = hint
+
+
+def _quote(text: str) -> str:
+    """Quote user input for a one-line message: escape what is not printable, cut what is long."""
+    shown = text if len(text) <= 80 else f"{text[:60]}...({len(text)} characters)"
+    if not shown.isprintable():
+        shown = shown.encode("unicode_escape").decode("ascii")
+    return '"' + shown.replace('"', '\\"') + '"'
+
+
+def _invalid(kind: str, text: str, problem: _Problem) -> InvalidReference:
+    return InvalidReference(f"invalid {kind} {_quote(text)}: {problem.problem}", hint=problem.hint)
+
+
+# --- hosts -----------------------------------------------------------------------------------
+
+
+def _check_port(port: str, host: str) -> int:
+    if not port:
+        raise _Problem(f"registry {_quote(host)} has ':' but no port after it", _HOST_HINT)
+    if not _DIGITS.fullmatch(port):
+        raise _Problem(
+            f"port {_quote(port)} of registry {_quote(host)} is not a number", _HOST_HINT
+        )
+    # The length goes first: Python refuses to convert very long digit strings.
+    number = int(port) if len(port) <= 5 else 0
+    if not 1 <= number <= 65535:
+        raise _Problem(
+            f"port {_quote(port)} of registry {_quote(host)} is outside 1..65535", _HOST_HINT
+        )
+    return number
+
+
+def _ipv6(address: str, host: str) -> ipaddress.IPv6Address:
+    try:
+        return ipaddress.IPv6Address(address)
+    except ValueError:
+        raise _Problem(
+            f"{_quote(address)} in {_quote(host)} is not an IPv6 address", _HOST_HINT
+        ) from None
+
+
+def _parse_host(host: str, *, bare_ipv6: bool) -> tuple[str, int | None, bool]:
+    """Split and check host[:port]; answer (host in lower case, port, is_ipv6).
+
+    `bare_ipv6` accepts an unbracketed IPv6 address (as urlsplit().hostname gives it), which
+    then has no port.
+    """
+    if not host:
+        raise _Problem("registry host is empty", _HOST_HINT)
+    if host.startswith("["):
+        match = _IPV6_BRACKETED.fullmatch(host)
+        if not match:
+            raise _Problem(f"registry {_quote(host)} is not a valid [ipv6]:port", _HOST_HINT)
+        _ipv6(match[1], host)
+        port = None if match[2] is None else _check_port(match[2], host)
+        return match[1].lower(), port, True
+    if host.count(":") > 1:
+        if bare_ipv6:
+            _ipv6(host, host)
+            return host.lower(), None, True
+        raise _Problem(
+            f"registry {_quote(host)} has more than one ':'",
+            "write an IPv6 address in brackets, e.g. [::1]:5000",
+        )
+    name, colon, port_text = host.partition(":")
+    port = _check_port(port_text, host) if colon else None
+    if not name:
+        raise _Problem(f"registry {_quote(host)} has a port but no host name", _HOST_HINT)
+    for component in name.split("."):
+        if not _DOMAIN_COMPONENT.fullmatch(component):
+            raise _Problem(
+                f"registry host {_quote(name)} is not a valid domain name",
+                "host name labels are letters, digits and inner '-', joined by '.'",
+            )
+    return name.lower(), port, False
+
+
+def _normalise_host(host: str) -> str:
+    name, port, is_ipv6 = _parse_host(host, bare_ipv6=False)
+    if is_ipv6:
+        name = f"[{name}]"
+    elif port is None and name in DOCKER_HUB_ALIASES:
+        return DOCKER_HUB
+    return name if port is None else f"{name}:{port}"
+
+
+def normalize_registry(host: str) -> str:
+    """The canonical form of a registry host: lower case, Docker Hub aliases as "docker.io".
+
+    The port is kept (without leading zeros) and IPv6 literals keep their brackets. Raises
+    InvalidReference when `host` is not host[:port] or [ipv6][:port].
+    """
+    try:
+        return _normalise_host(host)
+    except _Problem as problem:
+        raise _invalid("registry", host, problem) from None
+
+
+def split_host_port(registry: str) -> tuple[str, int | None]:
+    """("[::1]:5000" -> ("::1", 5000), "localhost" -> ("localhost", None)); host in lower case.
+
+    An unbracketed IPv6 address is accepted too, and has no port.
+    """
+    try:
+        name, port, _ = _parse_host(registry, bare_ipv6=True)
+    except _Problem as problem:
+        raise _invalid("registry", registry, problem) from None
+    return name, port
+
+
+def is_loopback(registry: str) -> bool:
+    """Whether the registry's host is localhost, in 127.0.0.0/8, or ::1; the port is ignored.
+
+    Anything that is not a valid registry host is simply not loopback.
+    """
+    try:
+        name, _, is_ipv6 = _parse_host(registry, bare_ipv6=True)
+    except _Problem:
+        return False
+    if is_ipv6:
+        return ipaddress.IPv6Address(name) == ipaddress.IPv6Address("::1")
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.IPv4Address(name).is_loopback
+    except ValueError:
+        return False
+
+
+# --- repositories ----------------------------------------------------------------------------
+
+
+def _check_path(path: str) -> None:
+    if not path:
+        raise _Problem("repository path is empty", _PATH_HINT)
+    for component in path.split("/"):
+        if _PATH_COMPONENT.fullmatch(component):
+            continue
+        if not component:
+            raise _Problem("repository path has an empty component", _PATH_HINT)
+        if _PATH_COMPONENT.fullmatch(component.lower()):
+            raise _Problem(
+                "repository name must be lowercase", f"use lower case: {_quote(path.lower())}"
+            )
+        raise _Problem(f"repository path component {_quote(component)} is not valid", _PATH_HINT)
+
+
+def _normalise_repository(registry: str, path: str) -> tuple[str, str]:
+    registry = _normalise_host(registry)
+    _check_path(path)
+    if registry == DOCKER_HUB and "/" not in path:
+        path = f"{_HUB_OFFICIAL}/{path}"
+    length = len(registry) + 1 + len(path)
+    if length > NAME_TOTAL_LENGTH_MAX:
+        raise _Problem(
+            f"repository name is {length} characters long, more than {NAME_TOTAL_LENGTH_MAX}",
+            "use a shorter repository path",
+        )
+    return registry, path
+
+
+def _looks_like_host(component: str) -> bool:
+    return (
+        "." in component
+        or ":" in component
+        or component.startswith("[")
+        or component.lower() == "localhost"
+    )
+
+
+def _parse_name(name: str) -> tuple[str, str]:
+    """[host/]path -> (normalised registry, normalised path)."""
+    if not name:
+        raise _Problem("repository name is missing", _REFERENCE_HINT)
+    if name.startswith("/"):
+        raise _Problem("it starts with '/'", "drop the leading '/'")
+    if name.endswith("/"):
+        raise _Problem("it ends with '/'", "drop the trailing '/' or add the repository name")
+    if "//" in name:
+        raise _Problem("it has an empty path component ('//')", "use one '/' between parts")
+    first, slash, rest = name.partition("/")
+    if slash and _looks_like_host(first):
+        return _normalise_repository(first, rest)
+    return _normalise_repository(DOCKER_HUB, name)
+
+
+def _check_tag(tag: str) -> None:
+    if not tag:
+        raise _Problem("tag is empty", _TAG_HINT)
+    if len(tag) > TAG_LENGTH_MAX:
+        raise _Problem(f"tag is {len(tag)} characters long, more than {TAG_LENGTH_MAX}", _TAG_HINT)
+    if not _TAG.fullmatch(tag):
+        if _TAG.fullmatch("_" + tag[1:]):
+            raise _Problem(f"tag {_quote(tag)} must start with a letter, digit or '_'", _TAG_HINT)
+        raise _Problem(f"tag {_quote(tag)} has a character outside A-Za-z0-9_.-", _TAG_HINT)
+
+
+def _check_digest(digest: str) -> None:
+    algorithm, colon, encoded = digest.partition(":")
+    if not colon:
+        raise _Problem(f"digest {_quote(digest)} is not algorithm:hex", _DIGEST_HINT)
+    if not _DIGEST_ALGORITHM.fullmatch(algorithm):
+        if _DIGEST_ALGORITHM.fullmatch(algorithm.lower()):
+            raise _Problem(f"digest algorithm {_quote(algorithm)} must be lowercase", _DIGEST_HINT)
+        raise _Problem(f"digest algorithm {_quote(algorithm)} is not valid", _DIGEST_HINT)
+    if not _HEX.fullmatch(encoded):
+        raise _Problem(f"{algorithm} digest has characters that are not hex", _DIGEST_HINT)
+    if encoded != encoded.lower():
+        raise _Problem(f"{algorithm} digest must be lowercase hex", _DIGEST_HINT)
+    want = _DIGEST_HEX_LENGTH.get(algorithm)
+    if want is not None and len(encoded) != want:
+        raise _Problem(
+            f"{algorithm} digest needs {want} hex characters, got {len(encoded)}", _DIGEST_HINT
+        )
+    if want is None and len(encoded) < _DIGEST_HEX_MIN:
+        raise _Problem(
+            f"{algorithm} digest needs at least {_DIGEST_HEX_MIN} hex characters, "
+            f"got {len(encoded)}",
+            _DIGEST_HINT,
+        )
+
+
+@dataclass(frozen=True)
+class Repository:
+    """A repository on a registry: `registry` is normalised host[:port], `path` has no tag.
+
+    The constructor normalises too: Repository("Index.Docker.io", "alpine") equals
+    Repository("docker.io", "library/alpine"). Invalid fields raise InvalidReference.
+    """
+
+    registry: str
+    path: str
+
+    def __post_init__(self) -> None:
+        try:
+            registry, path = _normalise_repository(self.registry, self.path)
+        except _Problem as problem:
+            raise _invalid("repository", f"{self.registry}/{self.path}", problem) from None
+        object.__setattr__(self, "registry", registry)
+        object.__setattr__(self, "path", path)
+
+    @property
+    def api_host(self) -> str:
+        """The host that serves the /v2/ API; Docker Hub's is not docker.io itself."""
+        return DOCKER_HUB_API if self.registry == DOCKER_HUB else self.registry
+
+    @property
+    def credential_key(self) -> str:
+        """The key of this registry's credentials in a Docker config (`auths`, helpers)."""
+        return DOCKER_HUB_CREDENTIAL_KEY if self.registry == DOCKER_HUB else self.registry
+
+    @property
+    def familiar(self) -> str:
+        """The short name people type: "alpine", "user/app", or "ghcr.io/owner/app"."""
+        # A Hub namespace that looks like a host ("my.org/app") would re-parse as a registry.
+        if self.registry != DOCKER_HUB or _looks_like_host(self.path.partition("/")[0]):
+            return str(self)
+        namespace, _, rest = self.path.partition("/")
+        if namespace == _HUB_OFFICIAL and "/" not in rest:
+            return rest
+        return self.path
+
+    def __str__(self) -> str:
+        return f"{self.registry}/{self.path}"
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A manifest in a repository, named by tag, digest, or both (the digest then wins)."""
+
+    repository: Repository
+    tag: str | None = None
+    digest: str | None = None
+
+    def __post_init__(self) -> None:
+        try:
+            if self.tag is not None:
+                _check_tag(self.tag)
+            if self.digest is not None:
+                _check_digest(self.digest)
+        except _Problem as problem:
+            raise _invalid("reference", str(self), problem) from None
+
+    @property
+    def registry(self) -> str:
+        return self.repository.registry
+
+    @property
+    def path(self) -> str:
+        return self.repository.path
+
+    @property
+    def identifier(self) -> str:
+        """What goes in /v2/<path>/manifests/<identifier>: the digest, else the tag, else latest."""
+        return self.digest or self.tag or _DEFAULT_TAG
+
+    def with_tag(self, tag: str) -> Reference:
+        """The same repository at `tag`; any digest is dropped, so `identifier` is the tag."""
+        return replace(self, tag=tag, digest=None)
+
+    def with_digest(self, digest: str) -> Reference:
+        """The same reference pinned to `digest`; the tag is kept for display."""
+        return replace(self, digest=digest)
+
+    def __str__(self) -> str:
+        text = str(self.repository)
+        if self.tag is not None:
+            text += f":{self.tag}"
+        if self.digest is not None:
+            text += f"@{self.digest}"
+        return text
+
+
+# --- parsing ---------------------------------------------------------------------------------
+
+
+def _check_text(text: str) -> None:
+    if not text:
+        raise _Problem("it is empty", _REFERENCE_HINT)
+    if any(char.isspace() for char in text):
+        raise _Problem("it contains whitespace", "remove the spaces; quote the name in shells")
+
+
+def _tag_colon(name: str) -> int:
+    """The index of the ':' that starts a tag (the last ':' after the last '/'), or -1."""
+    colon = name.rfind(":")
+    return colon if colon > name.rfind("/") else -1
+
+
+def _split_reference(text: str) -> tuple[str, str | None, str | None]:
+    """reference -> (name, tag, digest), with the tag and digest checked."""
+    _check_text(text)
+    name, at, digest = text.partition("@")
+    if not at:
+        digest = None
+    elif not digest:
+        raise _Problem("it ends with '@' but has no digest after it", _DIGEST_HINT)
+    elif "@" in digest:
+        raise _Problem("it has more than one '@'", _REFERENCE_HINT)
+    else:
+        _check_digest(digest)
+    tag = None
+    colon = _tag_colon(name)
+    if colon >= 0:
+        name, tag = name[:colon], name[colon + 1 :]
+        if not tag:
+            raise _Problem("it has ':' but no tag after it", _TAG_HINT)
+        if ":" in name[name.rfind("/") + 1 :]:
+            raise _Problem(
+                "it has more than one ':' after the last '/'",
+                "write name:tag; a registry with a port needs a path after it, e.g. "
+                "localhost:5000/app:1.0",
+            )
+        _check_tag(tag)
+    return name, tag, digest
+
+
+def parse_reference(text: str, *, default_tag: str | None = _DEFAULT_TAG) -> Reference:
+    """Parse an image reference such as "alpine", "ghcr.io/o/app:1.0" or "h:5000/a@sha256:…".
+
+    `default_tag` is used only when the reference has neither a tag nor a digest; pass None to
+    keep such a reference without a tag.
+    """
+    try:
+        name, tag, digest = _split_reference(text)
+        if tag is None and digest is None and default_tag is not None:
+            _check_tag(default_tag)
+            tag = default_tag
+        registry, path = _parse_name(name)
+    except _Problem as problem:
+        raise _invalid("reference", text, problem) from None
+    return Reference(Repository(registry, path), tag=tag, digest=digest)
+
+
+def parse_repository(text: str) -> Repository:
+    """Parse a repository name such as "alpine" or "localhost:5000/group/app" (no tag or digest)."""
+    try:
+        _check_text(text)
+        name, at, digest = text.partition("@")
+        if at:
+            raise _Problem("a repository name cannot have a digest", f"drop {_quote(at + digest)}")
+        colon = _tag_colon(name)
+        if colon >= 0:
+            hint = f"drop {_quote(name[colon:])}"
+            if name[colon + 1 :].isdigit():
+                hint += f"; a registry needs a repository path after it: {name}/NAME"
+            raise _Problem("a repository name cannot have a tag", hint)
+        registry, path = _parse_name(name)
+    except _Problem as problem:
+        raise _invalid("repository", text, problem) from None
+    return Repository(registry, path)
+
+
+def parse_digest(text: str) -> str:
+    """Check a digest ("sha256:<64 hex>") and return it unchanged."""
+    try:
+        _check_digest(text)
+    except _Problem as problem:
+        raise _invalid("digest", text, problem) from None
+    return text

@@ -38,6 +38,7 @@ from requests.adapters import HTTPAdapter
 
 from drivers.credentials import ANONYMOUS, Credential, CredentialSource
 from drivers.errors import (
+    NotARegistry,
     ProtocolError,
     RegistryError,
     TLSError,
@@ -206,7 +207,9 @@ class Transport:
                 auth=_NoAuth(),
             )
             return https
-        except requests.exceptions.SSLError:
+        except requests.exceptions.SSLError as exc:
+            if "CERTIFICATE_VERIFY_FAILED" in str(exc) or "hostname mismatch" in str(exc):
+                return https  # it speaks TLS; the real request reports the certificate
             log.debug("%s: no TLS, falling back to plain HTTP", self.api_host)
         except requests.exceptions.ConnectionError:
             log.debug("%s: HTTPS refused, falling back to plain HTTP", self.api_host)
@@ -472,6 +475,8 @@ def check_status(
     """Return the response when its status is one of `expected`; raise the fitting error."""
     if response.status_code in expected:
         return response
+    if is_html(response):
+        raise not_a_registry(response)
     try:
         body = response.content
     except requests.exceptions.RequestException:
@@ -486,7 +491,28 @@ def check_status(
     raise error
 
 
+def is_html(response: requests.Response) -> bool:
+    return "html" in (response.headers.get("Content-Type") or "").lower()
+
+
+def not_a_registry(response: requests.Response) -> NotARegistry:
+    """A web page where the registry API should be: a wrong host name or path."""
+    host = urlsplit(response.url).netloc
+    return NotARegistry(
+        f"{host} answered {urlsplit(response.url).path} with an HTML page "
+        f"(HTTP {response.status_code}): it does not look like a container registry",
+        status=response.status_code,
+        method=response.request.method or "",
+        url=response.url,
+        hint="check the registry host name; the registry API answers under /v2/ with JSON",
+    )
+
+
 def _new_session() -> requests.Session:
+    # --insecure-registry is the user's explicit choice; don't warn on every request.
+    import urllib3
+
+    urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
     session = requests.Session()
     # Parallel blob transfers share one session; keep enough pooled connections for them.
     adapter = HTTPAdapter(pool_connections=4, pool_maxsize=32, max_retries=0)

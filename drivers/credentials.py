@@ -1,0 +1,350 @@
+"""Credential sources: one precedence, written down once (DESIGN.md, "Credentials").
+
+For a registry host the credential comes from, first non-anonymous answer wins:
+
+1. the explicit option or its `PORTSIDE_...` env twin (`StaticCredentials`);
+2. the Docker config directory (`dockerconfig.config_dir`), within it
+   `credHelpers[host]` > `credsStore` > `auths[host]` (`DockerConfigCredentials`);
+3. anonymous.
+
+`default_keychain()` builds that chain. Credential helpers speak the docker-credential-helpers
+protocol: the executable `docker-credential-<name>` on PATH, an action as its argument, the
+server URL (or a JSON document for `store`) on stdin, JSON on stdout.
+
+Secrets never reach a repr, a message or a log: `Credential.secrets()` lists them for redaction.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+import shutil
+import subprocess
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from drivers.dockerconfig import (
+    AuthEntry,
+    DockerConfig,
+    config_dir,
+    load,
+    normalize_key,
+    save,
+    server_url,
+)
+from drivers.errors import ConfigError, CredentialError
+
+HELPER_PREFIX = "docker-credential-"
+HELPER_TIMEOUT = 30.0
+# What every docker-credential-helpers implementation prints when it holds nothing for a URL.
+HELPER_NOT_FOUND = "credentials not found in native keychain"
+# Username a helper returns when Secret is an identity (OAuth2 refresh) token.
+TOKEN_USERNAME = "<token>"
+_HELPER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+_MAX_DETAIL = 200
+
+
+@dataclass(frozen=True, repr=False)
+class Credential:
+    """What a source knows for one registry. `source` says where it came from, for messages."""
+
+    username: str = ""
+    password: str = field(default="", repr=False)
+    # OAuth2 refresh token, exchanged with the refresh_token grant by the transport.
+    identity_token: str = field(default="", repr=False)
+    # A bearer token, sent as-is.
+    registry_token: str = field(default="", repr=False)
+    source: str = "anonymous"
+
+    @property
+    def is_anonymous(self) -> bool:
+        """True when nothing is set; a bare username counts as an answer (Basic `user:`)."""
+        return not (self.username or self.password or self.identity_token or self.registry_token)
+
+    def secrets(self) -> tuple[str, ...]:
+        """Every non-empty secret value, including the Basic `user:password` base64 form."""
+        values = [self.password, self.identity_token, self.registry_token]
+        if self.password:
+            pair = f"{self.username}:{self.password}".encode()
+            values.append(base64.b64encode(pair).decode("ascii"))
+        return tuple(v for v in values if v)
+
+    def __repr__(self) -> str:
+        parts = [f"username={self.username!r}"]
+        for name in ("password", "identity_token", "registry_token"):
+            if getattr(self, name):
+                parts.append(f"{name}=<redacted>")
+        parts.append(f"source={self.source!r}")
+        return f"Credential({', '.join(parts)})"
+
+    __str__ = __repr__
+
+
+ANONYMOUS = Credential()
+
+
+class CredentialSource(Protocol):
+    def resolve(self, registry: str) -> Credential: ...
+
+
+class StaticCredentials:
+    """A fixed credential (an explicit option or its env twin), optionally for some hosts only."""
+
+    def __init__(self, credential: Credential, registries: Iterable[str] | None = None) -> None:
+        self.credential = credential
+        self.hosts = None if registries is None else frozenset(map(normalize_key, registries))
+
+    def resolve(self, registry: str) -> Credential:
+        if self.hosts is not None and normalize_key(registry) not in self.hosts:
+            return ANONYMOUS
+        return self.credential
+
+    def __repr__(self) -> str:
+        return f"StaticCredentials({self.credential!r}, hosts={self.hosts!r})"
+
+
+class DockerConfigCredentials:
+    """A Docker config: `credHelpers[host]` > `credsStore` > `auths[host]` > anonymous.
+
+    Only one helper is asked: the host's `credHelpers` entry if there is one, else `credsStore`.
+    When it answers "not found", `auths` is still consulted (a config may keep some registries
+    in the file next to a store).
+    """
+
+    def __init__(self, config: DockerConfig) -> None:
+        self.config = config
+
+    def resolve(self, registry: str) -> Credential:
+        helper = self.config.helper_for(registry)
+        if helper:
+            found = helper_get(helper, server_url(registry), config_path=self.config.path)
+            if not found.is_anonymous:
+                return found
+        match = self.config.find_auth(registry)
+        if match is None or match[1].is_empty:
+            return ANONYMOUS
+        key, entry = match
+        return _from_entry(entry, f"auths[{key!r}] in {self.config.path}")
+
+    def __repr__(self) -> str:
+        return f"DockerConfigCredentials({self.config.path})"
+
+
+def _from_entry(entry: AuthEntry, source: str) -> Credential:
+    return Credential(
+        username=entry.username,
+        password=entry.password,
+        identity_token=entry.identity_token,
+        registry_token=entry.registry_token,
+        source=source,
+    )
+
+
+class _LazyDockerConfig:
+    """DockerConfigCredentials for a directory, loaded on first use and then kept."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self._source: DockerConfigCredentials | None = None
+
+    def resolve(self, registry: str) -> Credential:
+        if self._source is None:
+            self._source = DockerConfigCredentials(load(self.directory))
+        return self._source.resolve(registry)
+
+    def __repr__(self) -> str:
+        return f"DockerConfigCredentials({self.directory / 'config.json'}, lazy)"
+
+
+class Chain:
+    """Sources asked in order; the first answer that is not anonymous wins."""
+
+    def __init__(self, *sources: CredentialSource) -> None:
+        self.sources = sources
+
+    def resolve(self, registry: str) -> Credential:
+        for source in self.sources:
+            found = source.resolve(registry)
+            if not found.is_anonymous:
+                return found
+        return ANONYMOUS
+
+    def __repr__(self) -> str:
+        return f"Chain({', '.join(map(repr, self.sources))})"
+
+
+def default_keychain(
+    docker_config: str | os.PathLike[str] | None = None,
+    explicit: Credential | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Chain:
+    """explicit > Docker config (`config_dir` precedence, loaded lazily once) > anonymous."""
+    sources: list[CredentialSource] = []
+    if explicit is not None and not explicit.is_anonymous:
+        sources.append(StaticCredentials(explicit))
+    sources.append(_LazyDockerConfig(config_dir(docker_config, environ)))
+    return Chain(*sources)
+
+
+# --- the docker-credential-helpers protocol ---------------------------------------------------
+
+
+def _executable(name: str, config_path: Path | None) -> str:
+    where = str(config_path) if config_path else "the Docker config"
+    hint = f"install {HELPER_PREFIX}{name}, or remove it from credHelpers/credsStore in {where}"
+    if not _HELPER_NAME.fullmatch(name):
+        raise ConfigError(f"credential helper name {name!r} is not valid", hint=hint)
+    found = shutil.which(HELPER_PREFIX + name)
+    if found is None:
+        raise ConfigError(f"credential helper {HELPER_PREFIX}{name} not found on PATH", hint=hint)
+    return found
+
+
+def _run(
+    name: str, action: str, stdin: str, config_path: Path | None
+) -> subprocess.CompletedProcess[str]:
+    executable = _executable(name, config_path)
+    try:
+        return subprocess.run(
+            [executable, action],
+            input=stdin,
+            capture_output=True,
+            text=True,
+            encoding="utf-8",
+            errors="replace",
+            timeout=HELPER_TIMEOUT,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        raise CredentialError(
+            f"credential helper {HELPER_PREFIX}{name} {action}: no answer in {HELPER_TIMEOUT:g} s",
+            hint="unlock the keychain or credential store it uses, then retry",
+        ) from None
+    except OSError as exc:
+        raise ConfigError(
+            f"credential helper {executable} cannot be run: {exc.strerror or exc}",
+            hint="check that it is an executable file",
+        ) from None
+
+
+def _not_found(result: subprocess.CompletedProcess[str]) -> bool:
+    return HELPER_NOT_FOUND in result.stdout or HELPER_NOT_FOUND in result.stderr
+
+
+def _failure(
+    name: str, action: str, result: subprocess.CompletedProcess[str], *secrets: str
+) -> CredentialError:
+    """CredentialError for a helper's non-zero exit, with the first line of what it said."""
+    detail = ""
+    for text in (result.stderr, result.stdout):
+        lines = [line.strip() for line in text.splitlines() if line.strip()]
+        if lines:
+            detail = lines[0]
+            break
+    for secret in secrets:
+        if secret:
+            detail = detail.replace(secret, "<redacted>")
+    if len(detail) > _MAX_DETAIL:
+        detail = detail[:_MAX_DETAIL] + "..."
+    message = f"credential helper {HELPER_PREFIX}{name} {action} failed (exit {result.returncode})"
+    return CredentialError(
+        f"{message}: {detail}" if detail else message,
+        hint=f"run '{HELPER_PREFIX}{name} {action}' by hand to see why",
+    )
+
+
+def helper_get(name: str, server_url: str, *, config_path: Path | None = None) -> Credential:
+    """Ask `docker-credential-<name> get` for a server URL; ANONYMOUS when it has none."""
+    result = _run(name, "get", server_url, config_path)
+    if result.returncode != 0:
+        if _not_found(result):
+            return ANONYMOUS
+        raise _failure(name, "get", result)
+    bad = ConfigError(
+        f"credential helper {HELPER_PREFIX}{name} get did not answer with "
+        '{"ServerURL", "Username", "Secret"} JSON',
+        hint=f"check that {HELPER_PREFIX}{name} speaks the docker-credential-helpers protocol",
+    )
+    try:
+        doc = json.loads(result.stdout)
+    except ValueError:
+        raise bad from None
+    if not isinstance(doc, dict):
+        raise bad
+    username, secret = doc.get("Username"), doc.get("Secret")
+    if not isinstance(username, str) or not isinstance(secret, str):
+        raise bad
+    source = f"credential helper {HELPER_PREFIX}{name}"
+    if username == TOKEN_USERNAME:
+        return Credential(identity_token=secret, source=source) if secret else ANONYMOUS
+    credential = Credential(username=username, password=secret, source=source)
+    return ANONYMOUS if credential.is_anonymous else credential
+
+
+def helper_store(
+    name: str,
+    server_url: str,
+    username: str,
+    secret: str,
+    *,
+    config_path: Path | None = None,
+) -> None:
+    """`docker-credential-<name> store` with {"ServerURL", "Username", "Secret"} on stdin."""
+    document = json.dumps({"ServerURL": server_url, "Username": username, "Secret": secret})
+    result = _run(name, "store", document, config_path)
+    if result.returncode != 0:
+        raise _failure(name, "store", result, secret, document)
+
+
+def helper_erase(name: str, server_url: str, *, config_path: Path | None = None) -> bool:
+    """`docker-credential-<name> erase`. True if erased, False if the helper held nothing."""
+    result = _run(name, "erase", server_url, config_path)
+    if result.returncode != 0:
+        if _not_found(result):
+            return False
+        raise _failure(name, "erase", result)
+    return True
+
+
+def _helper_description(config: DockerConfig, registry: str, name: str) -> str:
+    if config.cred_helper(registry):
+        return f"credential helper {HELPER_PREFIX}{name}"
+    return f"credsStore {name!r}"
+
+
+def store_login(config: DockerConfig, registry: str, username: str, password: str) -> str:
+    """Store a login as `docker login` does, and say where it went.
+
+    `credHelpers[host]` > `credsStore` > `auths`. When a helper takes it, the host's `auths`
+    entries are replaced by the empty placeholder Docker writes, so no password stays in the file.
+    """
+    name = config.helper_for(registry)
+    key = server_url(registry)
+    if name:
+        helper_store(name, key, username, password, config_path=config.path)
+        config.remove_auth(registry)
+        config.auths[key] = AuthEntry()
+        save(config)
+        return _helper_description(config, registry, name)
+    config.set_auth(registry, username, password)
+    save(config)
+    return f"auths[{key!r}] in {config.path}"
+
+
+def erase_login(config: DockerConfig, registry: str) -> bool:
+    """Remove a login as `docker logout` does: from `auths` and from the helper or store.
+
+    The file is cleaned first, so a failing helper cannot leave a stale entry behind.
+    Returns whether anything was removed.
+    """
+    removed = config.remove_auth(registry)
+    if removed:
+        save(config)
+    name = config.helper_for(registry)
+    if name and helper_erase(name, server_url(registry), config_path=config.path):
+        removed = True
+    return removed

@@ -1,0 +1,358 @@
+"""Transport rules (DESIGN.md "Transport rules") against a scripted HTTP server.
+
+The happy paths run against real registries in test_registry_*.py; these tests force the
+answers a real registry will not give on demand: 503s, 429 with Retry-After, redirects to
+another host, HTML pages, corrupt content, a TLS server with an untrusted certificate.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import ssl
+from email.utils import format_datetime
+
+import pytest
+
+from drivers import transport as transport_module
+from drivers.credentials import Credential
+from drivers.distribution import DistributionClient
+from drivers.errors import (
+    DigestMismatch,
+    Forbidden,
+    NotARegistry,
+    NotFound,
+    RateLimited,
+    RegistryError,
+    TLSError,
+    Unauthorized,
+    Unsupported,
+    redact_url,
+)
+from drivers.manifest import DOCKER_MANIFEST, sha256_digest
+from drivers.transport import (
+    RetryPolicy,
+    Transport,
+    check_status,
+    parse_challenge,
+    parse_retry_after,
+)
+from tests.scripted import Answer, ScriptedServer
+
+CANARY = "canary-S3cr3t-4242"
+
+
+@pytest.fixture
+def server():
+    with ScriptedServer() as s:
+        yield s
+
+
+@pytest.fixture
+def other_server():
+    with ScriptedServer() as s:
+        yield s
+
+
+@pytest.fixture
+def sleeps(monkeypatch):
+    recorded: list[float] = []
+    monkeypatch.setattr(transport_module.time, "sleep", recorded.append)
+    return recorded
+
+
+def _json(doc: object, status: int = 200, **headers: str) -> Answer:
+    return Answer(status, json.dumps(doc).encode(), {"Content-Type": "application/json", **headers})
+
+
+def _oci_errors(status: int, code: str, message: str = "", **headers: str) -> Answer:
+    return _json(
+        {"errors": [{"code": code, "message": message, "detail": None}]}, status, **headers
+    )
+
+
+# -- parsing ------------------------------------------------------------------------------
+
+
+def test_parse_bearer_challenge_with_quoted_commas():
+    c = parse_challenge(
+        'Bearer realm="https://auth.example/token",service="reg",'
+        'scope="repository:a/b:pull,push repository:c:pull"'
+    )
+    assert c is not None and c.scheme == "bearer"
+    assert c.realm == "https://auth.example/token"
+    assert c.params["service"] == "reg"
+    assert c.params["scope"] == "repository:a/b:pull,push repository:c:pull"
+
+
+def test_parse_basic_challenge():
+    c = parse_challenge('Basic realm="Registry Realm"')
+    assert c is not None and c.scheme == "basic" and c.realm == "Registry Realm"
+
+
+def test_retry_after_as_seconds_and_as_http_date():
+    assert parse_retry_after("7") == 7.0
+    now = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+    later = format_datetime(now + dt.timedelta(seconds=42), usegmt=True)
+    assert parse_retry_after(later, now=now.timestamp()) == pytest.approx(42, abs=1)
+    assert parse_retry_after("not a date") is None
+
+
+def test_redact_url_drops_userinfo_and_signed_query_values():
+    url = f"https://user:{CANARY}@s3.example/blob?X-Amz-Signature={CANARY}&part=1"
+    safe = redact_url(url)
+    assert CANARY not in safe and "part=1" in safe and "s3.example" in safe
+
+
+# -- retries ------------------------------------------------------------------------------
+
+
+def test_retries_5xx_then_succeeds(server, sleeps):
+    server.script("/v2/", Answer(503), Answer(502), _json({}))
+    response = Transport(server.host).request("GET", "/v2/")
+    assert response.status_code == 200
+    assert len(server.requests_to("/v2/")) == 3
+    assert len(sleeps) == 2
+
+
+def test_429_honours_retry_after_seconds(server, sleeps):
+    server.script("/v2/", _oci_errors(429, "TOOMANYREQUESTS", **{"Retry-After": "7"}), _json({}))
+    assert Transport(server.host).request("GET", "/v2/").status_code == 200
+    assert sleeps == [7.0]
+
+
+def test_retry_after_is_capped(server, sleeps):
+    server.script("/v2/", Answer(503, b"", {"Retry-After": "3600"}), _json({}))
+    Transport(server.host, retry=RetryPolicy(max_delay=5)).request("GET", "/v2/")
+    assert sleeps == [5]
+
+
+def test_gives_up_and_reports_rate_limit(server, sleeps):
+    server.always("/v2/", _oci_errors(429, "TOOMANYREQUESTS", "slow down"))
+    transport = Transport(server.host, retry=RetryPolicy(attempts=3))
+    response = transport.request("GET", "/v2/")
+    with pytest.raises(RateLimited) as err:
+        check_status(response, 200)
+    assert err.value.is_temporary and err.value.status == 429
+    assert err.value.errors[0].code == "TOOMANYREQUESTS"
+    assert len(server.requests_to("/v2/")) == 3
+
+
+def test_streamed_body_is_never_replayed(server, sleeps):
+    server.script("/v2/upload", Answer(503), Answer(201))
+    response = Transport(server.host).request("PUT", "/v2/upload", data=iter([b"chunk"]))
+    assert response.status_code == 503
+    assert len(server.requests_to("/v2/upload")) == 1
+
+
+# -- error model --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("answer", "error"),
+    [
+        (_oci_errors(404, "MANIFEST_UNKNOWN", "manifest unknown"), NotFound),
+        (_oci_errors(403, "DENIED", "requested access to the resource is denied"), Forbidden),
+        (_oci_errors(405, "UNSUPPORTED", "The operation is unsupported."), Unsupported),
+        (_oci_errors(400, "UNSUPPORTED", "no deletes"), Unsupported),
+    ],
+)
+def test_status_and_codes_map_to_the_error_tree(server, answer, error):
+    server.always("/v2/a/manifests/", answer)
+    response = Transport(server.host).request("GET", "/v2/a/manifests/x")
+    with pytest.raises(error) as err:
+        check_status(response, 200)
+    assert isinstance(err.value, RegistryError)
+    assert err.value.status == answer.status
+    assert err.value.method == "GET" and "/v2/a/manifests/x" in err.value.url
+    assert err.value.errors and err.value.errors[0].code in str(err.value)
+    assert not err.value.is_temporary
+
+
+def test_html_page_on_v2_is_not_a_registry(server):
+    server.always("/", Answer(200, b"<html>Welcome</html>", {"Content-Type": "text/html"}))
+    with pytest.raises(NotARegistry) as err:
+        DistributionClient(Transport(server.host)).ping()
+    assert "HTML" in str(err.value) and err.value.hint
+
+
+def test_html_error_page_is_not_a_registry(server):
+    server.always("/", Answer(404, b"<html>nope</html>", {"Content-Type": "text/html"}))
+    with pytest.raises(NotARegistry):
+        DistributionClient(Transport(server.host)).list_tags("a/b")
+
+
+# -- authentication -----------------------------------------------------------------------
+
+
+def test_bearer_token_is_scoped_cached_and_accepts_access_token(server, other_server):
+    realm = f"http://{other_server.host}/token"
+    challenge = {"WWW-Authenticate": f'Bearer realm="{realm}",service="reg"'}
+
+    def registry(seen):
+        if seen.headers.get("Authorization") == "Bearer T1":
+            return _json({"name": "a/b", "tags": ["v1"]})
+        return _oci_errors(401, "UNAUTHORIZED", "authentication required", **challenge)
+
+    for _ in range(10):
+        server.script("/v2/", registry)
+    other_server.always("/token", _json({"access_token": "T1", "expires_in": 300}))
+    cred = Credential(username="alice", password=CANARY, source="test")
+    client = DistributionClient(Transport(server.host, cred))
+    assert client.list_tags("a/b") == ["v1"]
+    assert client.list_tags("a/b") == ["v1"]
+    token_requests = other_server.requests_to("/token")
+    assert len(token_requests) == 1, "the token is cached per scope"
+    assert "scope=repository%3Aa%2Fb%3Apull" in token_requests[0].path
+    assert "service=reg" in token_requests[0].path
+    assert token_requests[0].headers["Authorization"].startswith("Basic ")
+    client.list_tags("c/d")
+    assert len(other_server.requests_to("/token")) == 2, "another scope needs another token"
+
+
+def test_identity_token_uses_the_refresh_token_grant(server, other_server):
+    realm = f"http://{other_server.host}/token"
+    challenge = {"WWW-Authenticate": f'Bearer realm="{realm}",service="reg"'}
+    for _ in range(3):
+        server.script(
+            "/v2/",
+            lambda seen: (
+                _json({})
+                if seen.headers.get("Authorization") == "Bearer T2"
+                else _oci_errors(401, "UNAUTHORIZED", **challenge)
+            ),
+        )
+    other_server.always("/token", _json({"token": "T2"}))
+    cred = Credential(username="<token>", identity_token=CANARY, source="test")
+    Transport(server.host, cred).request("GET", "/v2/")
+    (grant,) = other_server.requests_to("/token")
+    assert grant.method == "POST"
+    form = dict(pair.split("=", 1) for pair in grant.body.decode().split("&"))
+    assert form["grant_type"] == "refresh_token" and form["refresh_token"] == CANARY
+    assert form["service"] == "reg"
+
+
+def test_registry_token_is_sent_as_the_bearer_token(server):
+    challenge = {"WWW-Authenticate": 'Bearer realm="http://unused.invalid/token"'}
+    server.script("/v2/", _oci_errors(401, "UNAUTHORIZED", **challenge), _json({}))
+    cred = Credential(registry_token="RT", source="test")
+    assert Transport(server.host, cred).request("GET", "/v2/").status_code == 200
+    assert server.seen[-1].headers["Authorization"] == "Bearer RT"
+
+
+def test_refused_basic_credentials_name_the_registry_but_not_the_secret(server):
+    server.always(
+        "/v2/", _oci_errors(401, "UNAUTHORIZED", **{"WWW-Authenticate": 'Basic realm="r"'})
+    )
+    cred = Credential(username="alice", password=CANARY, source="auths in /x/config.json")
+    client = DistributionClient(Transport(server.host, cred))
+    with pytest.raises(Unauthorized) as err:
+        client.list_tags("a/b")
+    text = f"{err.value} {err.value.hint} {err.value.url} {err.value!r}"
+    assert server.host in str(err.value) and "/x/config.json" in str(err.value)
+    assert CANARY not in text
+
+
+def test_anonymous_against_a_private_registry_says_how_to_log_in(server):
+    server.always(
+        "/v2/", _oci_errors(401, "UNAUTHORIZED", **{"WWW-Authenticate": 'Basic realm="r"'})
+    )
+    with pytest.raises(Unauthorized) as err:
+        DistributionClient(Transport(server.host)).list_tags("a/b")
+    assert "portside login" in (err.value.hint or "")
+
+
+# -- redirects and headers -----------------------------------------------------------------
+
+
+def test_authorization_is_not_sent_to_another_host_on_redirect(server, other_server):
+    blob = b"layer bytes"
+    digest = sha256_digest(blob)
+    basic = {"WWW-Authenticate": 'Basic realm="r"'}
+    server.script("/v2/a/blobs/", _oci_errors(401, "UNAUTHORIZED", **basic))
+    server.always(
+        "/v2/a/blobs/", Answer(307, b"", {"Location": f"http://{other_server.host}/s3/{digest}"})
+    )
+    other_server.always("/s3/", Answer(200, blob, {"Content-Type": "application/octet-stream"}))
+    cred = Credential(username="alice", password=CANARY, source="test")
+    client = DistributionClient(Transport(server.host, cred))
+    assert client.read_blob("a", digest) == blob
+    assert "Authorization" in server.seen[-1].headers
+    (fetched,) = other_server.requests_to("/s3/")
+    assert "Authorization" not in fetched.headers
+
+
+def test_user_agent_names_portside(server):
+    server.always("/v2/", _json({}))
+    Transport(server.host).request("GET", "/v2/")
+    assert server.seen[-1].headers["User-Agent"].startswith("portside/")
+
+
+# -- content verification ------------------------------------------------------------------
+
+
+def test_manifest_by_digest_is_verified(server):
+    body = b'{"schemaVersion":2}'
+    wrong = sha256_digest(b"something else")
+    server.always("/v2/a/manifests/", Answer(200, body, {"Content-Type": DOCKER_MANIFEST}))
+    with pytest.raises(DigestMismatch) as err:
+        DistributionClient(Transport(server.host)).get_manifest("a", wrong)
+    assert wrong in str(err.value)
+
+
+def test_head_without_digest_header_computes_it(server):
+    body = json.dumps({"schemaVersion": 2, "mediaType": DOCKER_MANIFEST}).encode()
+    server.always("/v2/a/manifests/", Answer(200, body, {"Content-Type": DOCKER_MANIFEST}))
+    descriptor = DistributionClient(Transport(server.host)).head_manifest("a", "v1")
+    assert descriptor.digest == sha256_digest(body)
+    assert descriptor.media_type == DOCKER_MANIFEST
+
+
+def test_blob_stream_detects_corruption(server):
+    digest = sha256_digest(b"good")
+    server.always("/v2/a/blobs/", Answer(200, b"evil", {"Content-Type": "application/x"}))
+    with pytest.raises(DigestMismatch):
+        DistributionClient(Transport(server.host)).read_blob("a", digest)
+
+
+def test_tag_pagination_follows_link_and_caps_page_size(server):
+    server.script(
+        "/v2/a/tags/list",
+        _json(
+            {"name": "a", "tags": ["t1", "t2"]},
+            Link='</v2/a/tags/list?n=2&last=t2>; rel="next"',
+        ),
+        _json({"name": "a", "tags": ["t3"]}),
+    )
+    tags = DistributionClient(Transport(server.host)).list_tags("a", page_size=5000)
+    assert tags == ["t1", "t2", "t3"]
+    first, second = server.requests_to("/v2/a/tags/list")
+    assert "n=1000" in first.path and "last=t2" in second.path
+
+
+# -- TLS ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def tls_server(tmp_path):
+    from tests.bed.tls import self_signed
+
+    cert, key = self_signed(tmp_path, "127.0.0.1")
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    with ScriptedServer(tls_context=context) as s:
+        s.always("/v2/", _json({}))
+        yield s
+
+
+def test_untrusted_certificate_is_a_tls_error_with_a_fix(tls_server, sleeps):
+    with pytest.raises(TLSError) as err:
+        Transport(tls_server.host).request("GET", "/v2/")
+    assert "certificate" in str(err.value)
+    assert "--insecure-registry" in (err.value.hint or "")
+
+
+def test_insecure_registry_skips_verification(tls_server):
+    response = Transport(tls_server.host, insecure=True).request("GET", "/v2/")
+    assert response.status_code == 200
+    assert response.url.startswith("https://")
