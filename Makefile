@@ -45,7 +45,7 @@ lint: venv
 	$(BIN)/ruff format --check .
 
 demo: system-deps venv
-	$(BIN)/python -m tests.bed.demo
+	tests/bed/demo.sh
 
 bench: system-deps venv
 	$(BIN)/python -m bench

@@ -195,6 +195,9 @@ class RegistryOptions:
 def client_for(registry: str, options: RegistryOptions) -> DistributionClient:
     credentials = options.credentials or default_keychain(options.docker_config)
     transport = Transport(registry, credentials, insecure=options.is_insecure(registry))
+    # Resolve now, before any request: a broken Docker config or credential helper is bad
+    # input and must stop the command before it touches the registry.
+    _ = transport.credential
     return DistributionClient(transport)
 
 

@@ -1,6 +1,7 @@
 """Run the test bed by hand or from `make demo`.
 
     python -m tests.bed serve --auth token|htpasswd|none [--port N] [--workdir DIR]
+    python -m tests.bed seed REGISTRY/REPOSITORY
 
 Prints `KEY=VALUE` lines (host, url, auth, user, password, realm, pid_file, then ready=1) on
 stdout, writes a pid file and serves until SIGTERM or SIGINT.
@@ -32,7 +33,31 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--workdir", type=Path, default=None, help="default: a temporary dir")
     serve.add_argument("--pid-file", type=Path, default=None, help="default: WORKDIR/bed.pid")
     serve.add_argument("--no-delete", action="store_true", help="storage.delete.enabled: false")
+    seed = commands.add_parser(
+        "seed", help="push test images (credentials from the Docker config, as portside reads it)"
+    )
+    seed.add_argument("repository", help="e.g. 127.0.0.1:5000/demo/app")
     return parser
+
+
+def seed(args: argparse.Namespace) -> int:
+    """Push a schema2 image, an OCI image and a two-platform index, tagged by kind."""
+    from drivers.registries import RegistryOptions, client_for
+    from drivers.reference import parse_repository
+
+    from .images import oci_image, oci_index, push_image, schema2_image
+
+    repository = parse_repository(args.repository)
+    client = client_for(repository.registry, RegistryOptions())
+    images = {
+        "1.0.0": schema2_image("demo-schema2"),
+        "1.1.0": oci_image("demo-oci"),
+        "latest": oci_index("demo-index", ["linux/amd64", "linux/arm64"]),
+    }
+    for tag, image in images.items():
+        digest = push_image(client, repository.path, image, tag)
+        print(f"pushed {repository}:{tag} {digest}")
+    return 0
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -97,6 +122,8 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "serve":
         return serve(args)
+    if args.command == "seed":
+        return seed(args)
     return 2
 
 
