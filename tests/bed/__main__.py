@@ -42,8 +42,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def seed(args: argparse.Namespace) -> int:
     """Push a schema2 image, an OCI image and a two-platform index, tagged by kind."""
-    from drivers.registries import RegistryOptions, client_for
     from drivers.reference import parse_repository
+    from drivers.registries import RegistryOptions, client_for
 
     from .images import oci_image, oci_index, push_image, schema2_image
 
