@@ -120,19 +120,21 @@ class DistributionClient:
             if url and "://" in url and urlsplit(url).netloc != urlsplit(response.url).netloc:
                 raise ProtocolError(f"{self.registry}: pagination link to another host")
 
+    def _manifest_request(
+        self, method: str, path: str, reference: str
+    ) -> tuple[requests.Response, str]:
+        what = f"manifest {self.registry}/{path}{_sep(reference)}{reference}"
+        response = self._request(
+            method,
+            f"/v2/{path}/manifests/{reference}",
+            (repository_scope(path, "pull"),),
+            headers={"Accept": MANIFEST_ACCEPT},
+        )
+        return self._check(response, 200, what=what), what
+
     def get_manifest(self, path: str, reference: str) -> Manifest:
         """GET a manifest by tag or digest; verifies the digest when one was asked for."""
-        what = f"manifest {self.registry}/{path}{_sep(reference)}{reference}"
-        response = self._check(
-            self._request(
-                "GET",
-                f"/v2/{path}/manifests/{reference}",
-                (repository_scope(path, "pull"),),
-                headers={"Accept": MANIFEST_ACCEPT},
-            ),
-            200,
-            what=what,
-        )
+        response, what = self._manifest_request("GET", path, reference)
         body = response.content
         computed = sha256_digest(body)
         if reference.startswith("sha256:") and computed != reference:
@@ -149,17 +151,7 @@ class DistributionClient:
 
         Falls back to GET when the registry sends no digest header.
         """
-        what = f"manifest {self.registry}/{path}{_sep(reference)}{reference}"
-        response = self._check(
-            self._request(
-                "HEAD",
-                f"/v2/{path}/manifests/{reference}",
-                (repository_scope(path, "pull"),),
-                headers={"Accept": MANIFEST_ACCEPT},
-            ),
-            200,
-            what=what,
-        )
+        response, _ = self._manifest_request("HEAD", path, reference)
         digest = response.headers.get(_DIGEST_HEADER)
         media_type = (response.headers.get("Content-Type") or "").split(";")[0].strip()
         if not digest or not media_type:

@@ -28,7 +28,7 @@ import random
 import re
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -239,30 +239,63 @@ class Transport:
         `authenticate=False` sends no credentials and answers no challenge.
         """
         replayable = data is None or isinstance(data, bytes | bytearray)
-        attempts = self.retry.attempts if replayable else 1
         url = self.url(path)
+
+        def send() -> requests.Response:
+            if authenticate:
+                return self._send_authorized(method, url, scopes, headers, params, data, stream)
+            return self._send(method, url, headers, params, data, stream, None)
+
+        return self._retrying(send, self.retry.attempts if replayable else 1)
+
+    def _retrying(self, send: Callable[[], requests.Response], attempts: int) -> requests.Response:
+        """Call `send` until it answers with a status not worth retrying, or tries run out."""
         for attempt in range(attempts):
+            last_try = attempt + 1 >= attempts
             try:
-                if authenticate:
-                    response = self._send_authorized(
-                        method, url, scopes, headers, params, data, stream
-                    )
-                else:
-                    response = self._send(method, url, headers, params, data, stream, None)
+                response = send()
             except Unreachable:
-                if attempt + 1 >= attempts:
+                if last_try:
                     raise
                 time.sleep(self.retry.delay(attempt, None))
                 continue
-            if response.status_code not in _RETRY_STATUSES or attempt + 1 >= attempts:
+            if response.status_code not in _RETRY_STATUSES or last_try:
                 return response
-            retry_after = response.headers.get("Retry-After")
             log.debug(
-                "%s %s: HTTP %s, retry %d", method, redact_url(url), response.status_code, attempt
+                "%s: HTTP %s, retry %d", redact_url(response.url), response.status_code, attempt
             )
             response.close()
-            time.sleep(self.retry.delay(attempt, retry_after))
+            time.sleep(self.retry.delay(attempt, response.headers.get("Retry-After")))
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _raw(self, method: str, url: str, *, service: str, **kwargs: Any) -> requests.Response:
+        """One HTTP exchange; network failures become TLSError or Unreachable."""
+        try:
+            return self.session.request(
+                method,
+                url,
+                timeout=self.timeout,
+                verify=not self.insecure,
+                auth=_NoAuth(),
+                **kwargs,
+            )
+        except requests.exceptions.SSLError as exc:
+            raise TLSError(
+                f"TLS handshake with {service} failed: {_short_reason(exc)}",
+                method=method,
+                url=url,
+                hint=(
+                    f"trust its CA (REQUESTS_CA_BUNDLE=/path/ca.pem), or pass "
+                    f"--insecure-registry {self.registry} if the host is trusted"
+                ),
+            ) from None
+        except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
+            raise Unreachable(
+                f"cannot reach {service}: {_short_reason(exc)}",
+                method=method,
+                url=url,
+                hint="check the registry host name, port and network access",
+            ) from None
 
     def _send_authorized(self, method, url, scopes, headers, params, data, stream):
         key = tuple(sorted(scopes))
@@ -294,36 +327,16 @@ class Transport:
             sent_headers = {"User-Agent": self.session.headers["User-Agent"], **(headers or {})}
             if authorization and urlsplit(url).netloc == registry_netloc:
                 sent_headers["Authorization"] = authorization
-            try:
-                response = self.session.request(
-                    method,
-                    url,
-                    headers=sent_headers,
-                    params=params,
-                    data=data,
-                    stream=stream,
-                    timeout=self.timeout,
-                    allow_redirects=False,
-                    verify=not self.insecure,
-                    auth=_NoAuth(),
-                )
-            except requests.exceptions.SSLError as exc:
-                raise TLSError(
-                    f"TLS handshake with {self.api_host} failed: {_short_reason(exc)}",
-                    method=method,
-                    url=url,
-                    hint=(
-                        f"trust its CA (REQUESTS_CA_BUNDLE=/path/ca.pem), or pass "
-                        f"--insecure-registry {self.registry} if the host is trusted"
-                    ),
-                ) from None
-            except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
-                raise Unreachable(
-                    f"cannot reach {self.api_host}: {_short_reason(exc)}",
-                    method=method,
-                    url=url,
-                    hint="check the registry host name, port and network access",
-                ) from None
+            response = self._raw(
+                method,
+                url,
+                service=self.api_host,
+                headers=sent_headers,
+                params=params,
+                data=data,
+                stream=stream,
+                allow_redirects=False,
+            )
             if response.status_code not in _REDIRECTS or "Location" not in response.headers:
                 return response
             url = urljoin(url, response.headers["Location"])
@@ -396,36 +409,11 @@ class Transport:
         self, method: str, realm: str, *, headers: Mapping[str, str] | None = None, **kwargs: Any
     ) -> requests.Response:
         sent = {"User-Agent": self.session.headers["User-Agent"], **(headers or {})}
-        for attempt in range(self.retry.attempts):
-            last_try = attempt + 1 >= self.retry.attempts
-            try:
-                response = self.session.request(
-                    method,
-                    realm,
-                    headers=sent,
-                    timeout=self.timeout,
-                    verify=not self.insecure,
-                    auth=_NoAuth(),
-                    **kwargs,
-                )
-            except requests.exceptions.SSLError as exc:
-                raise TLSError(
-                    f"TLS handshake with the token service failed: {_short_reason(exc)}",
-                    url=realm,
-                ) from None
-            except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
-                if last_try:
-                    raise Unreachable(
-                        f"cannot reach the token service of {self.registry}: {_short_reason(exc)}",
-                        url=realm,
-                    ) from None
-                time.sleep(self.retry.delay(attempt, None))
-                continue
-            if response.status_code in _RETRY_STATUSES and not last_try:
-                time.sleep(self.retry.delay(attempt, response.headers.get("Retry-After")))
-                continue
-            return response
-        raise AssertionError("unreachable")  # pragma: no cover
+        service = f"the token service of {self.registry}"
+        return self._retrying(
+            lambda: self._raw(method, realm, service=service, headers=sent, **kwargs),
+            self.retry.attempts,
+        )
 
     def _parse_token_answer(self, response: requests.Response, realm: str) -> _Token:
         if response.status_code in (401, 403):

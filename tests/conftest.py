@@ -147,3 +147,22 @@ def fresh_registry(tmp_path: Path, canary_users: dict[str, str]) -> Iterator[Fre
         registry.stop()
     for server in servers:
         server.stop()
+
+
+HELPERS = Path(__file__).parent / "helpers"
+
+
+@pytest.fixture
+def docker_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty Docker config dir, selected through DOCKER_CONFIG.
+
+    The test credential helpers (tests/helpers) are on PATH, and the file-backed one keeps
+    its store in PORTSIDE_TEST_HELPER_FILE.
+    """
+    directory = tmp_path / "docker"
+    directory.mkdir()
+    monkeypatch.setenv("DOCKER_CONFIG", str(directory))
+    monkeypatch.delenv("PORTSIDE_DOCKER_CONFIG", raising=False)
+    monkeypatch.setenv("PATH", f"{HELPERS}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("PORTSIDE_TEST_HELPER_FILE", str(tmp_path / "helper-store.json"))
+    return directory

@@ -4,7 +4,6 @@ no traceback. Secrets never appear."""
 from __future__ import annotations
 
 import json
-import os
 import ssl
 import subprocess
 import sys
@@ -28,16 +27,6 @@ def assert_clean_error(result: Result, code: int, *needles: str) -> None:
     for needle in needles:
         assert needle in result.err
     assert CANARY not in result.text
-
-
-@pytest.fixture
-def docker_config(tmp_path, monkeypatch) -> Path:
-    directory = tmp_path / "docker"
-    directory.mkdir()
-    monkeypatch.setenv("DOCKER_CONFIG", str(directory))
-    monkeypatch.delenv("PORTSIDE_DOCKER_CONFIG", raising=False)
-    monkeypatch.setenv("PATH", f"{HELPERS}{os.pathsep}{os.environ['PATH']}")
-    return directory
 
 
 @pytest.mark.parametrize(

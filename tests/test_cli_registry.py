@@ -45,18 +45,6 @@ def _seed(registry: RunningRegistry, path: str) -> dict[str, str]:
     return {tag: push_image(client, path, image, tag) for tag, image in images.items()}
 
 
-@pytest.fixture
-def docker_config(tmp_path, monkeypatch) -> Path:
-    """An empty Docker config dir, selected through DOCKER_CONFIG; helpers on PATH."""
-    directory = tmp_path / "docker"
-    directory.mkdir()
-    monkeypatch.setenv("DOCKER_CONFIG", str(directory))
-    monkeypatch.delenv("PORTSIDE_DOCKER_CONFIG", raising=False)
-    monkeypatch.setenv("PATH", f"{HELPERS}{os.pathsep}{os.environ['PATH']}")
-    monkeypatch.setenv("PORTSIDE_TEST_HELPER_FILE", str(tmp_path / "helper-store.json"))
-    return directory
-
-
 def _write_config(directory: Path, doc: dict) -> None:
     (directory / "config.json").write_text(json.dumps(doc))
 
