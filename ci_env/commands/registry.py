@@ -87,7 +87,11 @@ def login(
     ] = "",
     password_stdin: Annotated[
         bool,
-        typer.Option("--password-stdin", help="Read the password or token from stdin."),
+        typer.Option(
+            "--password-stdin",
+            envvar="PORTSIDE_PASSWORD_STDIN",
+            help="Read the password or token from stdin.",
+        ),
     ] = False,
     docker_config: DockerConfigOpt = None,
     insecure_registry: InsecureOpt = None,

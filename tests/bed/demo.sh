@@ -49,5 +49,16 @@ skopeo inspect --tls-verify=false --creds "$user:$password" --raw "docker://$hos
 
 step "Supported registry implementations"
 show $PORTSIDE registries
+
+# Later capabilities each add a script; they see host, user, password, DOCKER_CONFIG,
+# PORTSIDE, PY and work.
+export host user password PORTSIDE PY work
+for part in cienv transfer cleanup; do
+  script="tests/bed/demo_$part.sh"
+  if [ -f "$script" ]; then
+    # shellcheck disable=SC1090
+    . "$script"
+  fi
+done
 echo
 echo "demo finished"
