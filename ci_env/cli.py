@@ -6,20 +6,49 @@ from __future__ import annotations
 import os
 import sys
 
-import typer
-
-from ci_env.app import app
-from ci_env.commands import registry as _registry  # noqa: F401  (registers commands)
 from ci_env.errors import exit_code_for, format_error
+
+
+def _command():
+    """The click command of the typer app, with every command module registered.
+
+    Imported here rather than at module level so that `portside ci-env` can run without typer
+    (see `_lean_ci_env`). Register a command module with ONE import line in this block.
+    """
+    import typer
+
+    from ci_env.app import app
+    from ci_env.commands import cienv as _cienv  # noqa: F401  (registers commands)
+    from ci_env.commands import registry as _registry  # noqa: F401  (registers commands)
+
+    return typer.main.get_command(app)
+
+
+def _lean_ci_env(args: list[str]) -> bool:
+    """Run `portside ci-env ...` without building the typer app, when the lean parser (generated
+    from the same option table) understands the arguments; False when click must parse them."""
+    if args[:1] != ["ci-env"]:
+        return False
+    from ci_env.cienv_options import parse_lean
+
+    parsed = parse_lean(args[1:])
+    if parsed is None:
+        return False
+    from ci_env.cienv import run
+
+    run(parsed)
+    return True
 
 
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; map every error to its exit code (DESIGN.md "Exit codes")."""
-    command = typer.main.get_command(app)
     debug = os.environ.get("PORTSIDE_DEBUG", "").lower() in ("1", "true", "yes")
     args = sys.argv[1:] if argv is None else argv
     debug = debug or "--debug" in args
     try:
+        if not debug and _lean_ci_env(args):
+            sys.exit(0)
+        command = _command()
         # Standalone mode lets click report its own usage errors (exit 2) and handle
         # --help and typer.Exit; everything portside raises comes through to us.
         command.main(args=args, prog_name="portside", standalone_mode=True)

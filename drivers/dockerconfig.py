@@ -317,3 +317,20 @@ def save(config: DockerConfig) -> None:
             raise ConfigError(message, hint=hint) from None
         raise
     config.raw = doc
+
+
+def relocated(config: DockerConfig, directory: Path) -> DockerConfig:
+    """A deep copy of `config` that `save` writes under `directory` instead.
+
+    ci-env uses it to give a job its own copy of the user's config: changes to the copy (and its
+    save) never touch the source file, so the source stays byte for byte as it was.
+    """
+    import copy
+
+    return DockerConfig(
+        directory=Path(directory),
+        auths=dict(config.auths),
+        cred_helpers=dict(config.cred_helpers),
+        creds_store=config.creds_store,
+        raw=copy.deepcopy(config.raw),
+    )

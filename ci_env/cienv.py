@@ -1,0 +1,240 @@
+"""`portside ci-env`: give a CI job its own Docker config and print the exports that use it.
+
+Steps, in order (nothing is created until every check has passed):
+
+1. read the job's variables (integrations.gitlab / integrations.github); missing ones: exit 2;
+2. load the source Docker config (`--docker-config` > PORTSIDE_DOCKER_CONFIG > DOCKER_CONFIG >
+   ~/.docker); a malformed one: exit 2;
+3. with `--verify`, ask the registry for a pull-scoped token with the job's credentials;
+   refused: exit 3. This is the only network I/O ci-env does;
+4. make the job directory (ci_env.jobdir), copy the source into it, write its `config.json`
+   with the CI credentials (through drivers.dockerconfig, mode 0600, atomically);
+5. print the exports (ci_env.shell), and on GitHub append them to `$GITHUB_ENV`.
+
+If anything fails after the directory was made, it is removed again.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+from ci_env import jobdir
+from ci_env.cienv_options import CiEnvArgs
+from ci_env.shell import Export, Kept, Line, render_env_file, render_script
+from drivers import dockerconfig
+from drivers.errors import PortsideError
+from integrations.platform import GITHUB, CiJob, detect_platform, platform_title
+
+# Always exported, even over a value the user set: they are the point of ci-env.
+CONFIG_VARIABLES = ("DOCKER_CONFIG", "PORTSIDE_DOCKER_CONFIG", "REGISTRY_AUTH_FILE")
+_EXTENSIONS = {"sh": "sh", "fish": "fish", "powershell": "ps1"}
+
+
+def run(args: CiEnvArgs, environ: Mapping[str, str] | None = None) -> None:
+    env = os.environ if environ is None else environ
+    if args.cleanup:
+        _cleanup(args, env)
+        return
+    platform = args.platform or detect_platform(env)
+    job = job_for(platform, env, args)
+    source = dockerconfig.config_dir(args.docker_config, env)
+    config = dockerconfig.load(source)
+    if args.verify and job.logins:
+        from ci_env.cienv_verify import verify_logins
+
+        verify_logins(job, repository(job, env), args.insecure_registry)
+    directory = jobdir.create(jobdir.tmp_base(args.tmp_dir, env, platform), platform, job.job_key)
+    try:
+        _populate(directory, source, config, job, args, env)
+    except BaseException:
+        jobdir.remove(directory)
+        raise
+
+
+def job_for(platform: str, env: Mapping[str, str], args: CiEnvArgs) -> CiJob:
+    if platform == GITHUB:
+        from integrations.github import github_job
+
+        return github_job(env, login=args.login, token=args.repo_github_token)
+    from integrations.gitlab import gitlab_job
+
+    return gitlab_job(env, login=args.login)
+
+
+def repository(job: CiJob, env: Mapping[str, str]) -> str | None:
+    """The repository later commands will use: the user's PORTSIDE_REPO, else the job's."""
+    return env.get("PORTSIDE_REPO") or dict(job.values).get("PORTSIDE_REPO")
+
+
+def exports(job: CiJob, directory: Path, env: Mapping[str, str]) -> list[Line]:
+    """What to export, in order; a variable the user already set is Kept (except the three
+    config variables)."""
+    lines: list[Line] = [
+        Export("DOCKER_CONFIG", str(directory)),
+        Export("PORTSIDE_DOCKER_CONFIG", str(directory)),
+        Export("REGISTRY_AUTH_FILE", str(directory / dockerconfig.CONFIG_FILENAME)),
+    ]
+    values = list(job.values)
+    repo = repository(job, env)
+    if repo and job.registry and _host(repo) == _host(job.registry):
+        at = next((i + 1 for i, (n, _) in enumerate(values) if n == "PORTSIDE_REPO"), 0)
+        values.insert(at, ("PORTSIDE_REPO_CONTAINER_REGISTRY", job.platform))
+    for name, value in values:
+        lines.append(Kept(name) if env.get(name) else Export(name, value))
+    return lines
+
+
+def _host(text: str) -> str:
+    return dockerconfig.normalize_key(text)
+
+
+def _populate(
+    directory: Path,
+    source: Path,
+    config: dockerconfig.DockerConfig,
+    job: CiJob,
+    args: CiEnvArgs,
+    env: Mapping[str, str],
+) -> None:
+    jobdir.copy_tree(source, directory)
+    lines = exports(job, directory, env)
+    if args.as_env_file:
+        text = render_env_file(lines)
+    else:
+        title = platform_title(job.platform)
+        header = f"portside ci-env: job-isolated Docker config for this {title} job"
+        text = render_script(lines, args.shell, header=header)
+    github = job.platform == GITHUB
+    if github and env.get("GITHUB_ACTIONS") == "true":
+        from integrations.github_files import add_masks
+
+        # The credentials pass through config.json; mask them (and the `auth` base64 form the
+        # file holds) before the file exists, so no later step can print them unmasked.
+        add_masks(_mask_values(job))
+    write_config(config, directory, job, login=args.login)
+    if args.as_env_file:
+        for line in lines:
+            if isinstance(line, Kept):
+                sys.stderr.write(f"portside: {line.name} is already set; kept\n")
+    target = args.output or (
+        str(directory / f"env.{'env' if args.as_env_file else _EXTENSIONS[args.shell]}")
+        if args.as_file
+        else None
+    )
+    if target:
+        write_private(target, text)
+    if github:
+        _github_files(lines, directory, env)
+    if target and args.as_file:
+        _stdout(target + "\n")
+    elif not target:
+        _stdout(text)
+
+
+def write_config(
+    config: dockerconfig.DockerConfig, directory: Path, job: CiJob, *, login: bool
+) -> None:
+    """The job's `config.json`: the source's content, made safe to hold the CI credentials.
+
+    - `credsStore` is dropped: a store is shared by every job of the user (the very thing ci-env
+      avoids) and Docker would ask it before `auths`. Each host the source config lists with an
+      empty `auths` placeholder (Docker's record of a login kept in the store) gets a
+      `credHelpers` entry for that store instead, so those logins still work.
+    - With the login, `credHelpers` entries for the CI registries are dropped (Docker asks a
+      host's helper before `auths`), and `auths` gets exactly one entry per CI registry.
+    - `currentContext` is dropped (the contexts directory is not copied), and the source's
+      `cli-plugins` directory is added to `cliPluginsExtraDirs` (it is not copied either).
+    """
+    isolated = dockerconfig.relocated(config, directory)
+    store = isolated.creds_store
+    isolated.creds_store = None
+    ci_hosts = {_host(login.registry) for login in job.logins} if login else set()
+    if store:
+        for key, entry in isolated.auths.items():
+            if entry.is_empty and _host(key) not in ci_hosts:
+                isolated.cred_helpers.setdefault(key, store)
+    for key in [k for k in isolated.cred_helpers if _host(k) in ci_hosts]:
+        del isolated.cred_helpers[key]
+    if login:
+        for item in job.logins:
+            isolated.set_auth(item.registry, item.username, item.password)
+    isolated.raw.pop("currentContext", None)
+    plugins = config.directory / "cli-plugins"
+    extra = isolated.raw.get("cliPluginsExtraDirs")
+    if plugins.is_dir() and (extra is None or isinstance(extra, list)):
+        isolated.raw["cliPluginsExtraDirs"] = [*(extra or []), str(plugins)]
+    dockerconfig.save(isolated)
+
+
+def _mask_values(job: CiJob) -> list[str]:
+    values: list[str] = []
+    for login in job.logins:
+        pair = f"{login.username}:{login.password}".encode("utf-8", "surrogateescape")
+        values += [login.password, base64.b64encode(pair).decode("ascii")]
+    return values
+
+
+def _github_files(lines: list[Line], directory: Path, env: Mapping[str, str]) -> None:
+    from integrations.github_files import append_env, set_output
+
+    if env.get("GITHUB_ENV"):
+        append_env(env["GITHUB_ENV"], [(e.name, e.value) for e in lines if isinstance(e, Export)])
+    if env.get("GITHUB_OUTPUT"):
+        set_output(env["GITHUB_OUTPUT"], "docker-config", str(directory))
+
+
+def write_private(path: str, text: str) -> None:
+    """Write `text` to `path`, truncating it, with mode 0600."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            os.fchmod(handle.fileno(), 0o600)
+            handle.write(text.encode("utf-8", "surrogateescape"))
+    except OSError as exc:
+        raise PortsideError(
+            f"cannot write {path}: {exc.strerror or exc}",
+            hint="choose a writable file for -o (PORTSIDE_OUTPUT)",
+        ) from None
+
+
+def _stdout(text: str) -> None:
+    # Bytes, so a value holding bytes that are not UTF-8 (os.environ keeps them as surrogates)
+    # reaches the shell unchanged.
+    sys.stdout.flush()
+    buffer = getattr(sys.stdout, "buffer", None)
+    if buffer is None:
+        sys.stdout.write(text)
+        return
+    buffer.write(text.encode("utf-8", "surrogateescape"))
+    buffer.flush()
+
+
+def _cleanup(args: CiEnvArgs, env: Mapping[str, str]) -> None:
+    named = args.docker_config or env.get("PORTSIDE_DOCKER_CONFIG") or None
+    job = _current_job(env, args)
+    base = jobdir.tmp_base(args.tmp_dir, env, job[0] if job else None)
+    report = jobdir.cleanup(named, base, job)
+    for path in report.removed:
+        _stdout(f"portside: removed {path}\n")
+    for path, reason in report.failed:
+        sys.stderr.write(f"portside: could not remove {path}: {reason}\n")
+    if report.failed:
+        raise PortsideError(
+            f"{len(report.failed)} job director{'y' if len(report.failed) == 1 else 'ies'} "
+            "could not be removed",
+            hint="check their permissions",
+        )
+
+
+def _current_job(env: Mapping[str, str], args: CiEnvArgs) -> tuple[str, str] | None:
+    """(platform, job key) of the job we run in, to find its directory; None outside CI."""
+    try:
+        platform = args.platform or detect_platform(env)
+        job = job_for(platform, env, CiEnvArgs(platform=platform, login=False))
+    except PortsideError:
+        return None
+    return job.platform, job.job_key
