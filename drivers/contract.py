@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import ClassVar, Protocol, runtime_checkable
 
-from drivers.manifest import Descriptor
+from drivers.manifest import Descriptor, Manifest
 from drivers.reference import Reference, Repository
 
 
@@ -75,6 +75,37 @@ class DeletesManifests(Protocol):
     """Deletes a manifest by digest, with every tag on it."""
 
     def delete_manifest(self, repository: Repository, digest: str) -> None: ...
+
+
+@runtime_checkable
+class ReadsManifests(Protocol):
+    """Reads manifests by tag or digest, and blobs: what cleanup needs to see an index's
+    children, a referrer's subject and an image config's `created` time."""
+
+    def get_manifest(self, repository: Repository, reference: str) -> Manifest: ...
+
+    def read_blob(self, repository: Repository, digest: str) -> bytes: ...
+
+
+@runtime_checkable
+class ListsReferrers(Protocol):
+    """The OCI referrers API (distribution-spec 1.1): manifests whose `subject` is `digest`.
+
+    Returns None when the registry does not offer the API.
+    """
+
+    def list_referrers(self, repository: Repository, digest: str) -> list[Descriptor] | None: ...
+
+
+@runtime_checkable
+class ChecksDeletion(Protocol):
+    """Finds out, without deleting anything, whether deleting in a repository can work.
+
+    Raises the error a deletion would meet (deletion disabled, no delete permission), so a
+    cleanup stops before it has done anything.
+    """
+
+    def check_deletion(self, repository: Repository) -> None: ...
 
 
 def tag_names(tags: Iterable[TagInfo]) -> list[str]:

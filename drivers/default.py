@@ -10,6 +10,12 @@ The fallback chain, chosen by exception type:
 
 DELETE by digest of the real manifest takes every tag on it; only the cleanup engine,
 which knows which tags are kept, may choose it (`delete_manifest`).
+
+Step 2 moves the tag before anything is deleted, so it must never run where deleting by
+digest cannot follow: with `storage.delete.enabled` off, distribution 2.8 answers 405 to
+every DELETE, and the tag would be left on the throwaway manifest. `check_deletion`
+finds that out first with a DELETE of a digest that does not exist (404 when deletion
+works, 405 when it is disabled, 401/403 without the delete permission).
 """
 
 from __future__ import annotations
@@ -21,13 +27,16 @@ from typing import ClassVar
 
 from drivers.contract import TagInfo
 from drivers.distribution import DistributionClient
-from drivers.errors import Unsupported
-from drivers.manifest import OCI_MANIFEST, Descriptor, sha256_digest
+from drivers.errors import Forbidden, NotFound, Unauthorized, Unsupported
+from drivers.manifest import OCI_INDEX, OCI_MANIFEST, Descriptor, Manifest, sha256_digest
 from drivers.reference import Reference, Repository
+from drivers.transport import check_status, is_html, repository_scope
 
 # The empty JSON object, the OCI "empty descriptor" config (image-spec 1.1).
 _EMPTY_CONFIG = b"{}"
 _EMPTY_CONFIG_TYPE = "application/vnd.oci.empty.v1+json"
+# A digest no registry holds: the deletion probe asks to delete it.
+_PROBE_DIGEST = sha256_digest(b"portside: is deleting allowed here?")
 
 
 class DefaultDriver:
@@ -37,6 +46,9 @@ class DefaultDriver:
         self.client = client
         if name:
             self.name = name  # an implementation that still reads through `default`
+        # What this registry turned out to accept; races between threads only cost a request.
+        self._tag_delete_refused = False
+        self._deletion_checked: set[str] = set()
 
     def list_tags(self, repository: Repository) -> list[TagInfo]:
         return [TagInfo(tag) for tag in self.client.list_tags(repository.path)]
@@ -52,11 +64,76 @@ class DefaultDriver:
     def delete_manifest(self, repository: Repository, digest: str) -> None:
         self.client.delete_manifest(repository.path, digest)
 
-    def delete_tag(self, repository: Repository, tag: str) -> None:
+    def get_manifest(self, repository: Repository, reference: str) -> Manifest:
+        return self.client.get_manifest(repository.path, reference)
+
+    def read_blob(self, repository: Repository, digest: str) -> bytes:
+        return self.client.read_blob(repository.path, digest)
+
+    def list_referrers(self, repository: Repository, digest: str) -> list[Descriptor] | None:
+        """`GET /v2/<name>/referrers/<digest>`; None where the registry has no such API.
+
+        A registry with the API never answers 404 there (distribution-spec 1.1), so a 404,
+        or an answer that is not an index, means the API is missing (distribution 2.8).
+        """
+        response = self.client.transport.request(
+            "GET",
+            f"/v2/{repository.path}/referrers/{digest}",
+            scopes=(repository_scope(repository.path, "pull"),),
+            headers={"Accept": OCI_INDEX},
+        )
+        if response.status_code in (404, 405) or is_html(response):
+            return None
+        check_status(response, 200, transport=self.client.transport, what="referrers")
+        if not response.headers.get("Content-Type", "").startswith(OCI_INDEX):
+            return None
+        manifest = Manifest(OCI_INDEX, sha256_digest(response.content), response.content)
+        return manifest.children
+
+    def check_deletion(self, repository: Repository) -> None:
+        """Raise what a DELETE here would meet, by deleting a digest that does not exist."""
+        if repository.path in self._deletion_checked:
+            return
+        where = f"{repository.registry}/{repository.path}"
         try:
-            self.client.delete_tag(repository.path, tag)
-        except Unsupported:
-            self.untag_with_dummy(repository, tag)
+            self.client.delete_manifest(repository.path, _PROBE_DIGEST)
+        except NotFound:
+            pass
+        except Unsupported as error:
+            raise Unsupported(
+                f"{repository.registry} refuses to delete: deletion is disabled in the "
+                "registry's configuration (storage.delete.enabled is false); nothing was deleted",
+                status=error.status,
+                method=error.method,
+                url=error.url,
+                errors=error.errors,
+                hint="set storage.delete.enabled: true (REGISTRY_STORAGE_DELETE_ENABLED=true) "
+                "in the registry's config and restart it",
+            ) from None
+        except (Unauthorized, Forbidden) as error:
+            if self.client.transport.credential.is_anonymous:
+                raise
+            raise Forbidden(
+                f"the credentials from {self.client.transport.credential.source} may read "
+                f"{where} but not delete from it; nothing was deleted",
+                status=error.status,
+                method=error.method,
+                url=error.url,
+                errors=error.errors,
+                hint="use credentials whose token grants the `delete` action on the repository",
+            ) from None
+        self._deletion_checked.add(repository.path)
+
+    def delete_tag(self, repository: Repository, tag: str) -> None:
+        if not self._tag_delete_refused:
+            try:
+                self.client.delete_tag(repository.path, tag)
+                return
+            except Unsupported:
+                self._tag_delete_refused = True
+        # The dummy untag moves the tag first: make sure the delete that follows can work.
+        self.check_deletion(repository)
+        self.untag_with_dummy(repository, tag)
 
     def untag_with_dummy(self, repository: Repository, tag: str) -> None:
         """Move `tag` onto a unique throwaway manifest, then delete that manifest."""

@@ -1,0 +1,314 @@
+"""Deleting what a plan says, without ever deleting what it keeps.
+
+1. Ask the driver whether deleting can work here at all (`ChecksDeletion`), so that a
+   registry with deletion disabled, or a token without the delete action, stops the run
+   before anything is touched.
+2. Re-read the repository: which tags exist now, where every tag that is not planned for
+   deletion points now. Re-plan on that state, allowing only the planned deletions: a tag
+   pushed after planning is kept, a kept tag that moved onto a planned digest protects it.
+3. Delete in parallel. Each tag is re-read right before its deletion; one that moved is not
+   deleted but re-evaluated against the state as it is then (up to `MAX_ROUNDS` times).
+   A digest is deleted by digest only when the plan says nothing kept needs it; any other
+   tag is untagged by the driver (native tag delete, OCI DELETE by tag, dummy manifest).
+4. Signatures, attestations and referrers go after their image, and only once it is gone.
+
+Failures of single deletions are reported and the run goes on.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Literal
+
+from drivers.cleanup.gitrefs import GitNames
+from drivers.cleanup.outcome import Entry, Outcome
+from drivers.cleanup.plan import Decision, Plan, make_plan
+from drivers.cleanup.policy import GitRule, Policy
+from drivers.cleanup.state import (
+    ImageCache,
+    Progress,
+    RepositoryState,
+    parallel,
+    read_images,
+    reread,
+)
+from drivers.contract import ChecksDeletion, DeletesManifests, Driver, ReadsManifests
+from drivers.errors import NotFound, PortsideError, Unsupported
+from drivers.reference import Reference
+
+MAX_ROUNDS = 3
+Status = Literal["deleted", "skipped", "failed"]
+
+
+@dataclass(frozen=True)
+class _Result:
+    status: Status
+    reason: str
+    digest: str | None = None
+    means: str | None = None
+
+
+class _Counter:
+    def __init__(self, progress: Progress | None, total: int) -> None:
+        self.progress, self.total, self.done = progress, total, 0
+        self._lock = threading.Lock()
+
+    def tick(self, count: int = 1) -> None:
+        with self._lock:
+            self.done += count
+            if self.progress:
+                self.progress("deleting", self.done, max(self.total, self.done))
+
+
+class _Round:
+    """One pass over a plan's deletions: images first, then their referrers."""
+
+    def __init__(
+        self,
+        plan: Plan,
+        driver: Driver,
+        jobs: int,
+        counter: _Counter,
+        results: dict[str, _Result],
+    ) -> None:
+        self.plan, self.driver, self.jobs = plan, driver, jobs
+        self.counter, self.results = counter, results
+        self.repository = plan.state.repository
+        self.moved: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def run(self) -> dict[str, str]:
+        """Delete; return the image tags that moved since planning (tag -> digest now)."""
+        deletes = self.plan.deletes
+        self._phase([d for d in deletes if not d.is_referrer], referrers=False)
+        pending = [d for d in deletes if d.is_referrer]
+        while pending:
+            gone = self._gone()
+            ready = [d for d in pending if d.subject in gone]
+            if not ready:
+                break
+            self._phase(ready, referrers=True)
+            pending = [d for d in pending if d.subject not in gone]
+        for decision in pending:
+            self._set(decision, "skipped", "its image was not deleted, so it stays with it")
+        return self.moved
+
+    def _gone(self) -> set[str]:
+        deleted = {k for k, r in self.results.items() if r.status == "deleted"}
+        gone = {
+            digest
+            for digest, tags in self.plan.state.tags_on().items()
+            if all(t in deleted for t in tags)
+        }
+        return gone | {d.digest for d in self.plan.deletes if d.tag is None and d.key in deleted}
+
+    def _set(self, decision: Decision, status: Status, reason: str, means=None) -> None:
+        with self._lock:
+            self.results[decision.key] = _Result(status, reason, decision.digest, means)
+        self.counter.tick()
+
+    def _phase(self, decisions: Sequence[Decision], *, referrers: bool) -> None:
+        by_digest = isinstance(self.driver, DeletesManifests)
+        groups: dict[str, list[Decision]] = {}
+        tasks: list[list[Decision]] = []
+        for decision in decisions:
+            if decision.means == "digest" and by_digest:
+                groups.setdefault(decision.digest, []).append(decision)
+            else:
+                tasks.append([decision])
+        tasks += list(groups.values())
+        parallel(lambda group: self._task(group, referrers), tasks, self.jobs)
+
+    def _task(self, group: list[Decision], referrers: bool) -> None:
+        """Re-read each tag, then delete what still points where the plan saw it."""
+        still = []
+        for decision in group:
+            if decision.tag is None:
+                still.append(decision)
+                continue
+            try:
+                now = self.driver.resolve(Reference(self.repository, tag=decision.tag)).digest
+            except NotFound:
+                self._set(decision, "skipped", "gone before it could be deleted")
+                continue
+            except PortsideError as error:
+                self._set(decision, "failed", f"re-reading the tag failed: {error}")
+                continue
+            if now == decision.digest:
+                still.append(decision)
+            elif referrers:
+                self._set(decision, "skipped", f"moved to {now[:19]} after planning; not deleted")
+            else:
+                with self._lock:
+                    self.moved[decision.tag] = now
+        if not still:
+            return
+        if still[0].means == "digest" and isinstance(self.driver, DeletesManifests):
+            self._delete_digest(still)
+        else:
+            for decision in still:
+                self._untag(decision)
+
+    def _delete_digest(self, group: list[Decision]) -> None:
+        try:
+            self.driver.delete_manifest(self.repository, group[0].digest)  # type: ignore[attr-defined]
+        except NotFound:
+            for decision in group:
+                self._set(decision, "skipped", "gone before it could be deleted")
+            return
+        except PortsideError as error:
+            for decision in group:
+                self._set(decision, "failed", str(error))
+            return
+        for decision in group:
+            self._set(decision, "deleted", decision.reason, "digest")
+
+    def _untag(self, decision: Decision) -> None:
+        assert decision.tag is not None
+        try:
+            self.driver.delete_tag(self.repository, decision.tag)
+        except NotFound:
+            self._set(decision, "skipped", "gone before it could be deleted")
+        except Unsupported as error:
+            reason = f"no safe way to remove only this tag on this registry: {error}"
+            self._set(decision, "skipped", reason)
+        except PortsideError as error:
+            self._set(decision, "failed", str(error))
+        else:
+            self._set(decision, "deleted", decision.reason, "tag")
+
+
+def execute(
+    plan: Plan,
+    driver: Driver,
+    policy: Policy,
+    git: Mapping[GitRule, GitNames] | None = None,
+    *,
+    jobs: int = 8,
+    progress: Progress | None = None,
+    cache: ImageCache | None = None,
+) -> Outcome:
+    """Carry out `plan`; the outcome lists what was deleted, kept, skipped and failed."""
+    if not plan.deletes:
+        return outcome_of_plan(plan, dry_run=False)
+    repository = plan.state.repository
+    if isinstance(driver, ChecksDeletion):
+        driver.check_deletion(repository)  # raises before anything is touched
+    cache = cache if cache is not None else ImageCache()
+    for record in plan.state.images.values():
+        cache.put(record)
+    planned = [d.tag for d in plan.deletes if d.tag is not None]
+    state = reread(
+        driver, plan.state, planned, need_times=policy.needs_times, jobs=jobs, cache=cache
+    )
+    current = make_plan(state, policy, git, allowed=frozenset(d.key for d in plan.deletes))
+    fresh = state
+    latest = current.by_key()
+    results: dict[str, _Result] = {}
+    counter = _Counter(progress, len(current.deletes))
+    moved: dict[str, str] = {}
+    for _ in range(MAX_ROUNDS):
+        moved = _Round(current, driver, jobs, counter, results).run()
+        if not moved:
+            break
+        state = _after(current.state, results, moved, driver, policy, jobs, cache)
+        current = make_plan(state, policy, git, allowed=frozenset(moved))
+        latest.update({k: d for k, d in current.by_key().items() if k in moved})
+        counter.total += len(current.deletes)
+    for tag, digest in moved.items():
+        if tag not in results:
+            reason = "moved again while being deleted; the next run re-evaluates it"
+            results[tag] = _Result("skipped", reason, digest)
+    return _outcome(plan, fresh, latest, results)
+
+
+def _after(
+    state: RepositoryState,
+    results: Mapping[str, _Result],
+    moved: Mapping[str, str],
+    driver: Driver,
+    policy: Policy,
+    jobs: int,
+    cache: ImageCache,
+) -> RepositoryState:
+    """The state after a round: deleted tags gone, moved tags where they point now."""
+    tags = {
+        t: d for t, d in state.tags.items() if not (t in results and results[t].status == "deleted")
+    }
+    tags.update(moved)
+    assert isinstance(driver, ReadsManifests)
+    images = read_images(
+        driver, state.repository, set(tags.values()), cache, policy.needs_times, jobs
+    )
+    return replace(state, tags=tags, images=images)
+
+
+def _entry(repository: str, decision: Decision, reason: str | None = None) -> Entry:
+    return Entry(
+        repository,
+        decision.tag,
+        decision.digest,
+        reason or decision.reason,
+        decision.time,
+        decision.means if decision.action == "delete" else None,
+    )
+
+
+def outcome_of_plan(plan: Plan, *, dry_run: bool) -> Outcome:
+    """The plan as a report: what would be deleted and what is kept."""
+    repository = str(plan.state.repository)
+    return Outcome(
+        repository,
+        dry_run,
+        deleted=tuple(_entry(repository, d) for d in plan.decisions if d.action == "delete"),
+        kept=tuple(_entry(repository, d) for d in plan.decisions if d.action == "keep"),
+    )
+
+
+def _outcome(
+    plan: Plan,
+    fresh: RepositoryState,
+    latest: Mapping[str, Decision],
+    results: Mapping[str, _Result],
+) -> Outcome:
+    repository = str(plan.state.repository)
+    lists: dict[str, list[Entry]] = {"deleted": [], "kept": [], "skipped": [], "failed": []}
+    planned = plan.by_key()
+    seen = set()
+    for decision in [*plan.decisions, *latest.values()]:
+        key = decision.key
+        if key in seen or (key not in planned and key not in results):
+            continue
+        seen.add(key)
+        original = planned.get(key, decision)
+        if key in results:
+            result = results[key]
+            entry = replace(
+                _entry(repository, original, result.reason),
+                digest=result.digest or original.digest,
+                means=result.means,
+            )
+            lists[result.status].append(entry)
+        elif original.action == "keep":
+            lists["kept"].append(_entry(repository, original))
+        elif original.tag is not None and original.tag not in fresh.tags:
+            gone = "gone before it could be deleted"
+            lists["skipped"].append(replace(_entry(repository, original, gone), means=None))
+        else:
+            later = latest.get(key, original)
+            reason = f"{later.reason} (re-evaluated: the repository changed after planning)"
+            lists["kept"].append(replace(_entry(repository, later, reason), means=None))
+    for tag in sorted(set(fresh.tags) - set(plan.state.tags)):
+        time = fresh.time_of(tag)
+        entry = Entry(repository, tag, fresh.tags[tag], "pushed after planning", time)
+        lists["kept"].append(entry)
+    return Outcome(
+        repository,
+        False,
+        tuple(lists["deleted"]),
+        tuple(lists["kept"]),
+        tuple(lists["skipped"]),
+        tuple(lists["failed"]),
+    )

@@ -1,0 +1,127 @@
+"""A cleanup from start to end: read the repository, plan, and (unless dry-run) delete.
+
+Dry-run is the same code without the last step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from drivers.cleanup.execute import execute, outcome_of_plan
+from drivers.cleanup.gitrefs import GitNames, read_policy_git
+from drivers.cleanup.outcome import Entry, Outcome, merge
+from drivers.cleanup.plan import Plan, make_plan
+from drivers.cleanup.policy import GitRule, Policy
+from drivers.cleanup.state import ImageCache, Progress, snapshot
+from drivers.contract import Driver, ListsRepositories
+from drivers.errors import (
+    CredentialError,
+    Forbidden,
+    InvalidInput,
+    PortsideError,
+    Unauthorized,
+    Unsupported,
+)
+from drivers.reference import Repository, parse_repository
+from drivers.registries import RegistryOptions, driver_for
+
+# Errors that would meet every repository alike: stop instead of repeating them.
+_STOPS_EVERYTHING = (CredentialError, Unauthorized, Forbidden, InvalidInput, Unsupported)
+
+
+def plan_repository(
+    driver: Driver,
+    repository: Repository,
+    policy: Policy,
+    git: Mapping[GitRule, GitNames] | None = None,
+    *,
+    jobs: int = 8,
+    cache: ImageCache | None = None,
+    progress: Progress | None = None,
+) -> Plan:
+    state = snapshot(
+        driver,
+        repository,
+        need_times=policy.needs_times,
+        jobs=jobs,
+        cache=cache,
+        progress=progress,
+    )
+    return make_plan(state, policy, git)
+
+
+def cleanup_repository(
+    driver: Driver,
+    repository: Repository,
+    policy: Policy,
+    git: Mapping[GitRule, GitNames] | None = None,
+    *,
+    dry_run: bool = False,
+    jobs: int = 8,
+    progress: Progress | None = None,
+) -> Outcome:
+    cache = ImageCache()
+    plan = plan_repository(
+        driver, repository, policy, git, jobs=jobs, cache=cache, progress=progress
+    )
+    if dry_run:
+        return outcome_of_plan(plan, dry_run=True)
+    return execute(plan, driver, policy, git, jobs=jobs, progress=progress, cache=cache)
+
+
+def cleanup(
+    target: str,
+    policy: Policy,
+    options: RegistryOptions,
+    *,
+    dry_run: bool = False,
+    jobs: int = 8,
+    all_repositories: bool = False,
+    git_repo: str | None = None,
+    progress: Progress | None = None,
+) -> Outcome:
+    """`portside cleanup`: one repository, or every repository under a registry or namespace."""
+    if jobs < 1:
+        raise InvalidInput("--jobs must be at least 1", hint="pass --jobs N with N ≥ 1")
+    git = read_policy_git(policy, git_repo)
+    if not all_repositories:
+        repository = parse_repository(target)
+        driver = driver_for(repository.registry, options)
+        return cleanup_repository(
+            driver, repository, policy, git, dry_run=dry_run, jobs=jobs, progress=progress
+        )
+    registry, prefix = _registry_and_prefix(target)
+    driver = driver_for(registry, options)
+    if not isinstance(driver, ListsRepositories):
+        raise Unsupported(
+            f"the {driver.name} driver cannot list repositories",
+            hint="name each repository instead of --all-repositories",
+        )
+    outcomes = []
+    for path in list(driver.list_repositories(prefix)):
+        repository = Repository(registry, path)
+        try:
+            outcomes.append(
+                cleanup_repository(
+                    driver, repository, policy, git, dry_run=dry_run, jobs=jobs, progress=progress
+                )
+            )
+        except _STOPS_EVERYTHING:
+            raise
+        except PortsideError as error:
+            failure = Entry(str(repository), None, None, str(error))
+            outcomes.append(Outcome(str(repository), dry_run, failed=(failure,)))
+    return merge(outcomes, dry_run)
+
+
+def _registry_and_prefix(target: str) -> tuple[str, str]:
+    """`host[:port]` → (host, ""); `host[:port]/namespace` → (host, "namespace/")."""
+    from drivers.operations import registry_host
+
+    text = target.strip().rstrip("/")
+    if "://" in text:
+        text = text.split("://", 1)[1]
+    if "/" not in text:
+        return registry_host(text), ""
+    repository = parse_repository(text)
+    return repository.registry, repository.path + "/"

@@ -1,0 +1,352 @@
+"""A snapshot of one repository: each tag's digest and time, and what each manifest needs.
+
+Planning reads nothing from the network; everything it needs is here. Reading costs one
+request per tag (a GET by tag gives the digest and the manifest at once), one per index
+child, and, only when the policy ranks by time, one config blob per digest. Manifests are
+immutable, so what was read about a digest is cached and reused when the state is re-read
+right before deleting.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from typing import TypeVar
+
+from drivers.contract import Driver, ListsReferrers, ReadsManifests
+from drivers.errors import NotFound, ProtocolError, Unsupported
+from drivers.manifest import INDEX_TYPES, Manifest
+from drivers.reference import Reference, Repository
+
+Progress = Callable[[str, int, int], None]  # (stage, done, total)
+T = TypeVar("T")
+R = TypeVar("R")
+
+# cosign's tag scheme (`sha256-<hex>.sig|.att|.sbom`) and the OCI referrers tag schema
+# (`sha256-<hex>`, an index of referrers, for registries without the referrers API).
+_REFERRER_TAG = re.compile(r"^(sha256)-([0-9a-f]{64})(?:\.(sig|att|sbom))?$")
+_CREATED = re.compile(r"^(\d{4}-\d\d-\d\d)[T ](\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:?\d\d)?$")
+
+
+def referrer_subject(tag: str) -> tuple[str, str] | None:
+    """(subject digest, kind) for a signature, attestation or SBOM tag; else None."""
+    match = _REFERRER_TAG.match(tag)
+    if not match:
+        return None
+    kinds = {"sig": "signature", "att": "attestation", "sbom": "SBOM", None: "referrers index"}
+    return f"{match.group(1)}:{match.group(2)}", kinds[match.group(3)]
+
+
+def parse_created(text: object) -> datetime | None:
+    """An image config's `created` (RFC 3339, maybe with nanoseconds); None if unreadable."""
+    if not isinstance(text, str):
+        return None
+    match = _CREATED.match(text.strip())
+    if not match:
+        return None
+    day, clock, fraction, zone = match.groups()
+    fraction = (fraction or ".0")[:7]
+    zone = "+00:00" if zone in (None, "Z") else zone
+    try:
+        return datetime.fromisoformat(f"{day}T{clock}{fraction}{zone}").astimezone(timezone.utc)
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True)
+class ImageRecord:
+    """What cleanup knows about one manifest."""
+
+    digest: str
+    media_type: str
+    children: tuple[str, ...] = ()  # an index's manifests
+    nested: tuple[str, ...] = ()  # the children that are indexes themselves
+    subject: str | None = None  # OCI `subject`: this manifest refers to that one
+    config: str | None = None  # the image config blob, when it is JSON
+    created: datetime | None = None
+    created_read: bool = False
+
+    @property
+    def is_index(self) -> bool:
+        return self.media_type in INDEX_TYPES
+
+    @classmethod
+    def of(cls, manifest: Manifest) -> ImageRecord:
+        children = manifest.children
+        config = None if manifest.is_index else manifest.config
+        subject = manifest.subject
+        return cls(
+            digest=manifest.digest,
+            media_type=manifest.media_type,
+            children=tuple(c.digest for c in children),
+            nested=tuple(c.digest for c in children if c.media_type in INDEX_TYPES),
+            subject=subject.digest if subject else None,
+            config=config.digest if config and "json" in config.media_type else None,
+        )
+
+
+@dataclass(frozen=True)
+class RepositoryState:
+    repository: Repository
+    tags: Mapping[str, str]  # tag -> digest
+    images: Mapping[str, ImageRecord]  # digest -> record: tagged manifests and their children
+    captured_at: datetime
+    push_times: Mapping[str, datetime] = field(default_factory=dict)  # where the driver has them
+    referrers: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # OCI referrers API
+    referrers_api: bool = False  # whether the registry answered the referrers API
+
+    def time_of(self, tag: str) -> datetime | None:
+        """The push time, else the image's `created`; None (counts as newest) when unknown."""
+        if tag in self.push_times:
+            return self.push_times[tag]
+        image = self.images.get(self.tags.get(tag, ""))
+        return image.created if image else None
+
+    def tags_on(self) -> dict[str, list[str]]:
+        by_digest: dict[str, list[str]] = {}
+        for tag, digest in self.tags.items():
+            by_digest.setdefault(digest, []).append(tag)
+        return by_digest
+
+
+class ImageCache:
+    """Records by digest, shared by the threads that read them and by later snapshots."""
+
+    def __init__(self) -> None:
+        self._records: dict[str, ImageRecord] = {}
+        self._lock = threading.Lock()
+
+    def get(self, digest: str) -> ImageRecord | None:
+        return self._records.get(digest)
+
+    def put(self, record: ImageRecord) -> ImageRecord:
+        with self._lock:
+            known = self._records.get(record.digest)
+            if known is not None and known.created_read and not record.created_read:
+                return known
+            self._records[record.digest] = record
+            return record
+
+    def __contains__(self, digest: str) -> bool:
+        return digest in self._records
+
+
+def parallel(
+    fn: Callable[[T], R],
+    items: Sequence[T],
+    jobs: int,
+    progress: Progress | None = None,
+    stage: str = "",
+) -> list[R]:
+    """`fn` over `items` on `jobs` threads, in order; the first exception propagates."""
+    if not items:
+        return []
+    total, done = len(items), 0
+    if jobs <= 1 or total == 1:
+        results = []
+        for item in items:
+            results.append(fn(item))
+            done += 1
+            if progress:
+                progress(stage, done, total)
+        return results
+    with ThreadPoolExecutor(max_workers=min(jobs, total)) as pool:
+        futures = [pool.submit(fn, item) for item in items]
+        results = []
+        for future in futures:
+            results.append(future.result())
+            done += 1
+            if progress:
+                progress(stage, done, total)
+        return results
+
+
+def _reader(driver: Driver) -> ReadsManifests:
+    if not isinstance(driver, ReadsManifests):
+        raise Unsupported(
+            f"the {driver.name} driver cannot read manifests, which cleanup needs to see "
+            "index children, signatures and image times"
+        )
+    return driver
+
+
+def snapshot(
+    driver: Driver,
+    repository: Repository,
+    *,
+    need_times: bool,
+    jobs: int = 8,
+    cache: ImageCache | None = None,
+    progress: Progress | None = None,
+) -> RepositoryState:
+    """Read the repository: every tag's digest, the manifests they need, times if asked."""
+    captured_at = datetime.now(timezone.utc)
+    reader = _reader(driver)
+    cache = cache if cache is not None else ImageCache()
+    listed = driver.list_tags(repository)
+    tags = {t.tag: t.digest for t in listed if t.digest}
+    push_times = {t.tag: t.created for t in listed if t.created is not None}
+
+    def by_tag(tag: str) -> tuple[str, str] | None:
+        try:
+            manifest = reader.get_manifest(repository, tag)
+        except NotFound:
+            return None  # deleted since the listing
+        cache.put(ImageRecord.of(manifest))
+        return tag, manifest.digest
+
+    unresolved = [t.tag for t in listed if not t.digest]
+    for found in parallel(by_tag, unresolved, jobs, progress, "reading tags"):
+        if found:
+            tags[found[0]] = found[1]
+    images = read_images(reader, repository, set(tags.values()), cache, need_times, jobs)
+    referrers = _referrers(driver, repository, images, jobs)
+    return RepositoryState(
+        repository, tags, images, captured_at, push_times, referrers or {}, referrers is not None
+    )
+
+
+def read_images(
+    reader: ReadsManifests,
+    repository: Repository,
+    digests: Iterable[str],
+    cache: ImageCache,
+    need_times: bool,
+    jobs: int,
+) -> dict[str, ImageRecord]:
+    """Records for `digests` and everything under them (index children), from the cache or
+    the registry; with `need_times`, each image's `created` too."""
+
+    def by_digest(digest: str) -> ImageRecord:
+        return cache.put(ImageRecord.of(reader.get_manifest(repository, digest)))
+
+    wanted = list(dict.fromkeys(digests))
+    images: dict[str, ImageRecord] = {}
+    while wanted:
+        missing = [d for d in wanted if d not in cache]
+        parallel(by_digest, missing, jobs)
+        found = {d: cache.get(d) for d in wanted}
+        images.update({d: r for d, r in found.items() if r is not None})
+        # Children matter for protection; their manifests only for nested indexes and times.
+        below = {c for r in images.values() for c in (r.children if need_times else r.nested)}
+        wanted = [d for d in below if d not in images]
+    if need_times:
+        _read_times(reader, repository, images, cache, jobs)
+    return images
+
+
+def _read_times(
+    reader: ReadsManifests,
+    repository: Repository,
+    images: dict[str, ImageRecord],
+    cache: ImageCache,
+    jobs: int,
+) -> None:
+    import json
+
+    def created(record: ImageRecord) -> ImageRecord:
+        when = None
+        if record.config:
+            try:
+                doc = json.loads(reader.read_blob(repository, record.config))
+            except ValueError:
+                raise ProtocolError(f"image config {record.config} is not JSON") from None
+            when = parse_created(doc.get("created") if isinstance(doc, dict) else None)
+        return cache.put(replace(record, created=when, created_read=True))
+
+    unread = [r for r in images.values() if not r.is_index and not r.created_read]
+    for record in parallel(created, unread, jobs):
+        images[record.digest] = record
+    # An index is as new as its newest image; deepest indexes first.
+    for record in sorted(
+        (r for r in images.values() if r.is_index), key=lambda r: -_depth(r, images)
+    ):
+        times = [images[c].created for c in record.children if c in images]
+        newest = max((t for t in times if t is not None), default=None)
+        images[record.digest] = cache.put(replace(record, created=newest, created_read=True))
+
+
+def _depth(record: ImageRecord, images: Mapping[str, ImageRecord], seen=()) -> int:
+    if record.digest in seen:
+        return 0
+    below = [images[c] for c in record.nested if c in images]
+    return 1 + max((_depth(c, images, (*seen, record.digest)) for c in below), default=0)
+
+
+def _referrers(
+    driver: Driver, repository: Repository, digests: Iterable[str], jobs: int
+) -> dict[str, tuple[str, ...]] | None:
+    """subject -> referrer digests through the referrers API; None without the API."""
+    pending = sorted(digests)
+    if not isinstance(driver, ListsReferrers) or not pending:
+        return None
+    first = pending.pop(0)
+    answer = driver.list_referrers(repository, first)
+    if answer is None:
+        return None
+    found = {first: tuple(d.digest for d in answer)}
+    pending += [d for d in found[first] if d not in pending]
+    while pending:
+        batch = [d for d in dict.fromkeys(pending) if d not in found]
+        answers = parallel(lambda d: driver.list_referrers(repository, d) or [], batch, jobs)
+        pending = []
+        for digest, descriptors in zip(batch, answers, strict=True):
+            found[digest] = tuple(d.digest for d in descriptors)
+            pending += [d.digest for d in descriptors if d.digest not in found]
+    return {subject: refs for subject, refs in found.items() if refs}
+
+
+def reread(
+    driver: Driver,
+    before: RepositoryState,
+    planned: Iterable[str],
+    *,
+    need_times: bool,
+    jobs: int,
+    cache: ImageCache,
+) -> RepositoryState:
+    """The state right before deleting: which tags exist now, and where every tag that is
+    not planned for deletion points now (kept ones may have moved, new ones appeared).
+
+    Planned tags keep their planned digest here; each is re-read right before its own
+    deletion instead, so no tag costs two requests.
+    """
+    repository = before.repository
+    captured_at = datetime.now(timezone.utc)
+    listed = driver.list_tags(repository)
+    planned = set(planned)
+    others = [t.tag for t in listed if t.tag not in planned and not t.digest]
+    now = resolve_tags(driver, repository, others, jobs)
+    tags: dict[str, str] = {}
+    for info in listed:
+        digest = before.tags.get(info.tag) if info.tag in planned else info.digest
+        digest = digest or now.get(info.tag)
+        if digest:
+            tags[info.tag] = digest
+    images = read_images(_reader(driver), repository, set(tags.values()), cache, need_times, jobs)
+    referrers = dict(before.referrers)
+    if before.referrers_api:
+        new = [d for d in set(tags.values()) if d not in before.images]
+        referrers.update(_referrers(driver, repository, new, jobs) or {})
+    push_times = {t.tag: t.created for t in listed if t.created is not None}
+    return RepositoryState(
+        repository, tags, images, captured_at, push_times, referrers, before.referrers_api
+    )
+
+
+def resolve_tags(
+    driver: Driver, repository: Repository, tags: Sequence[str], jobs: int
+) -> dict[str, str | None]:
+    """Where each tag points now (None: gone); one HEAD per tag."""
+
+    def resolve(tag: str) -> str | None:
+        try:
+            return driver.resolve(Reference(repository, tag=tag)).digest
+        except NotFound:
+            return None
+
+    return dict(zip(tags, parallel(resolve, tags, jobs), strict=True))
