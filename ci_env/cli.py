@@ -21,6 +21,7 @@ def _command():
     from ci_env.commands import cienv as _cienv  # noqa: F401  (registers commands)
     from ci_env.commands import cleanup as _cleanup  # noqa: F401  (registers commands)
     from ci_env.commands import registry as _registry  # noqa: F401  (registers commands)
+    from ci_env.commands import transfer as _transfer  # noqa: F401  (registers commands)
 
     return typer.main.get_command(app)
 

@@ -1,0 +1,216 @@
+"""`portside copy SRC DST`: registry -> registry, layout -> registry, registry -> layout.
+
+Manifests are pushed as the exact bytes read, so digests are preserved. Blobs the
+destination already has are skipped after a HEAD; on the same registry they are mounted
+from the source repository (one POST, no data); otherwise they stream from the source
+straight into the upload, never held whole in memory. Children go before the index, and
+the tag is written last.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+
+from drivers.distribution import DistributionClient
+from drivers.errors import DigestMismatch, InvalidInput, NotFound
+from drivers.manifest import Descriptor, Manifest
+from drivers.reference import Reference
+from drivers.registries import RegistryOptions
+from drivers.transfer.endpoints import LayoutEndpoint, find_entry, parse_endpoint
+from drivers.transfer.events import BlobDone, BytesMoved, ImageDone, ImageStarted, Progress, silent
+from drivers.transfer.fetch import CHUNK, Fetcher, Workers
+from drivers.transfer.layout import Layout
+from drivers.transfer.plan import LayoutSource, ManifestSource, RegistrySource, plan_image
+from drivers.transfer.platforms import PlatformChoice
+from drivers.transfer.pull import Clients, TransferResult, get_top, platform_label, pull_image
+
+
+def copy(
+    source: str,
+    destination: str,
+    *,
+    options: RegistryOptions,
+    platform: str | None = None,
+    jobs: int | None = None,
+    progress: Progress = silent,
+) -> TransferResult:
+    src, dst = parse_endpoint(source), parse_endpoint(destination)
+    choice = PlatformChoice.parse(platform)
+    clients = Clients(options)
+    if isinstance(src, LayoutEndpoint) and isinstance(dst, LayoutEndpoint):
+        raise InvalidInput(
+            "copy between two layouts is not supported",
+            hint="copy one end through a registry, or copy the directory itself",
+        )
+    if isinstance(dst, LayoutEndpoint):
+        assert isinstance(src, Reference)
+        src = src if src.tag or src.digest else src.with_tag("latest")
+        tag = dst.tag or src.tag or src.digest
+        with Fetcher(Layout.create(dst.root), jobs=jobs, progress=progress) as fetcher:
+            result = pull_image(
+                fetcher, clients, src, choice, name=f"{src.repository}:{tag}", tag=tag
+            )
+        return replace(result, destination=str(LayoutEndpoint(dst.root, tag)))
+    if isinstance(src, LayoutEndpoint):
+        layout = Layout.open(src.root)
+        source_of: ManifestSource = LayoutSource(layout)
+        top = source_of.manifest(find_entry(layout, src))
+        reader: Callable[[Descriptor], _Stream] = lambda d: _FileStream(layout, d)  # noqa: E731
+        mount_from = None
+        src_tag = src.tag
+    else:
+        src = src if src.tag or src.digest else src.with_tag("latest")
+        client = clients(src.registry)
+        source_of = RegistrySource(client, src.path)
+        top = get_top(client, src)
+        reader = lambda d: _RegistryStream(client, src.path, d)  # noqa: E731
+        mount_from = src.path if src.registry == dst.registry else None
+        src_tag = src.tag
+    if not dst.tag and not dst.digest:
+        dst = dst.with_tag(src_tag) if src_tag else dst.with_digest(top.digest)
+    with Workers(jobs) as workers:
+        return _to_registry(
+            _Copy(str(src), source_of, reader, mount_from, clients(dst.registry), dst, progress),
+            top,
+            choice,
+            workers,
+        )
+
+
+@dataclass(frozen=True)
+class _Copy:
+    what: str
+    source: ManifestSource
+    reader: Callable[[Descriptor], _Stream]
+    mount_from: str | None  # the source repository, when it is on the destination registry
+    client: DistributionClient
+    destination: Reference
+    progress: Progress
+
+
+def _to_registry(
+    job: _Copy, top: Manifest, choice: PlatformChoice, workers: Workers
+) -> TransferResult:
+    started = time.monotonic()
+    plan = plan_image(job.source, top, choice, job.what)
+    job.progress(ImageStarted(job.what, len(plan.blobs), plan.total_bytes))
+    outcomes = workers.run([lambda b=blob: _copy_blob(job, b, workers) for blob in plan.blobs])
+    path = job.destination.path
+    for manifest in plan.manifests[:-1]:  # children, by digest, before the index naming them
+        try:
+            job.client.head_manifest(path, manifest.digest)
+        except NotFound:
+            job.client.put_manifest(path, manifest.digest, manifest.body, manifest.media_type)
+        job.progress(BytesMoved(job.what, len(manifest.body)))
+    job.client.put_manifest(path, job.destination.identifier, plan.top.body, plan.top.media_type)
+    job.progress(BytesMoved(job.what, len(plan.top.body)))
+    seconds = time.monotonic() - started
+    job.progress(ImageDone(job.what, plan.top.digest, seconds))
+    moved = [b for b, how in zip(plan.blobs, outcomes, strict=True) if how != "present"]
+    return TransferResult(
+        source=job.what,
+        destination=str(job.destination),
+        digest=plan.top.digest,
+        media_type=plan.top.media_type,
+        platform=platform_label(plan.entry, choice),
+        size=plan.total_bytes,
+        blobs_fetched=len(moved),
+        blobs_skipped=len(outcomes) - len(moved),
+        bytes_fetched=sum(
+            b.size for b, how in zip(plan.blobs, outcomes, strict=True) if how == "uploaded"
+        ),
+        seconds=seconds,
+        blobs_mounted=sum(1 for how in outcomes if how == "mounted"),
+    )
+
+
+def _copy_blob(job: _Copy, blob: Descriptor, workers: Workers) -> str:
+    path = job.destination.path
+    if job.client.blob_exists(path, blob.digest):
+        how = "present"
+    else:
+        stream = job.reader(blob)
+        stream.check = workers.check
+        try:
+            job.client.upload_blob(
+                path, stream, blob.digest, size=blob.size, mount_from=job.mount_from
+            )
+        finally:
+            stream.close()
+        how = "uploaded" if stream.opened else "mounted"
+    job.progress(BytesMoved(job.what, blob.size if how != "uploaded" else 0))
+    job.progress(BlobDone(job.what, blob.digest, blob.size, how))
+    return how
+
+
+class _Stream:
+    """A blob body for an upload, opened only when the upload iterates it, so a mount that
+    succeeds never reads it. It has a length (the upload sends Content-Length) and no
+    `read`, so the HTTP client sends our 1 MiB chunks as they are. The destination
+    registry checks the digest when the upload completes."""
+
+    def __init__(self, descriptor: Descriptor) -> None:
+        self.descriptor = descriptor
+        self.opened = False
+        self.check: Callable[[], None] = lambda: None
+        self._close: Callable[[], None] = lambda: None
+
+    def __len__(self) -> int:
+        return self.descriptor.size
+
+    def __iter__(self) -> Iterator[bytes]:
+        self.opened = True
+        sent = 0
+        for chunk in self._chunks():
+            self.check()
+            sent += len(chunk)
+            if sent > self.descriptor.size:
+                break
+            yield chunk
+        if sent != self.descriptor.size:
+            raise DigestMismatch(
+                f"blob {self.descriptor.digest}: the source has {sent} bytes, "
+                f"its descriptor says {self.descriptor.size}",
+                hint="the source copy of this blob is corrupt or incomplete",
+            )
+
+    def _chunks(self) -> Iterator[bytes]:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        self._close()
+
+
+class _RegistryStream(_Stream):
+    def __init__(self, client: DistributionClient, path: str, descriptor: Descriptor) -> None:
+        super().__init__(descriptor)
+        self.client, self.path = client, path
+
+    def _chunks(self) -> Iterator[bytes]:
+        with self.client.open_blob(self.path, self.descriptor.digest) as blob:
+            self._close = blob.response.close
+            raw = blob.response.raw
+            while chunk := raw.read(CHUNK, decode_content=True):
+                yield chunk
+
+
+class _FileStream(_Stream):
+    def __init__(self, layout: Layout, descriptor: Descriptor) -> None:
+        super().__init__(descriptor)
+        self.layout = layout
+
+    def _chunks(self) -> Iterator[bytes]:
+        path = self.layout.blob_path(self.descriptor.digest)
+        try:
+            file = path.open("rb", buffering=0)
+        except FileNotFoundError:
+            raise InvalidInput(
+                f"{self.layout.root} lacks blob {self.descriptor.digest}",
+                hint="the layout is incomplete; pull the image into it again",
+            ) from None
+        self._close = file.close
+        with file:
+            while chunk := file.read(CHUNK):
+                yield chunk

@@ -1,0 +1,103 @@
+"""What one image transfer needs: the manifests to store and the blobs they name.
+
+A plan is made before any blob moves, from a source of manifests (a registry repository
+or a layout). With one platform, an index gives way to its matching child; with
+`--platform all`, the index and every child (nested indexes too) are kept.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from drivers.distribution import DistributionClient
+from drivers.errors import DigestMismatch
+from drivers.manifest import Descriptor, Manifest, media_type_of, sha256_digest
+from drivers.transfer.layout import Layout
+from drivers.transfer.platforms import PlatformChoice, check_image, select
+
+
+class ManifestSource(Protocol):
+    """Where manifests and small blobs (configs) are read from."""
+
+    def manifest(self, descriptor: Descriptor) -> Manifest: ...
+
+    def small_blob(self, digest: str) -> bytes: ...
+
+
+@dataclass(frozen=True)
+class RegistrySource:
+    client: DistributionClient
+    path: str
+
+    def manifest(self, descriptor: Descriptor) -> Manifest:
+        return self.client.get_manifest(self.path, descriptor.digest)
+
+    def small_blob(self, digest: str) -> bytes:
+        return self.client.read_blob(self.path, digest)
+
+
+@dataclass(frozen=True)
+class LayoutSource:
+    layout: Layout
+
+    def manifest(self, descriptor: Descriptor) -> Manifest:
+        body = self.small_blob(descriptor.digest)
+        return Manifest(media_type_of(body, descriptor.media_type), descriptor.digest, body)
+
+    def small_blob(self, digest: str) -> bytes:
+        body = self.layout.read_bytes(digest)
+        if sha256_digest(body) != digest:
+            raise DigestMismatch(
+                f"blob {digest} in {self.layout.root} does not match its digest",
+                hint="the layout is corrupt; pull the image into it again",
+            )
+        return body
+
+
+@dataclass(frozen=True)
+class ImagePlan:
+    top: Manifest  # what the tag will point at: the chosen child, or the index for `all`
+    entry: Descriptor  # `top` as a descriptor, with the platform it was chosen for
+    manifests: tuple[Manifest, ...]  # every manifest to store, children before parents
+    blobs: tuple[Descriptor, ...]  # configs and layers, each digest once
+
+    @property
+    def total_bytes(self) -> int:
+        return sum(b.size for b in self.blobs) + sum(len(m.body) for m in self.manifests)
+
+
+def plan_image(
+    source: ManifestSource, top: Manifest, choice: PlatformChoice, what: str
+) -> ImagePlan:
+    entry = top.descriptor()
+    if top.is_index and choice.platform is not None:
+        while top.is_index:
+            child = select(top, choice.platform, what)
+            top = source.manifest(child)
+            entry = Descriptor(top.media_type, top.digest, len(top.body), child.platform)
+    elif not top.is_index and choice.explicit and top.config is not None:
+        config = top.config
+        if "json" in config.media_type:
+            check_image(source.small_blob(config.digest), choice, what)
+    manifests: list[Manifest] = []
+    blobs: dict[str, Descriptor] = {}
+    _collect(source, top, manifests, blobs)
+    return ImagePlan(top, entry, tuple(manifests), tuple(blobs.values()))
+
+
+def _collect(
+    source: ManifestSource,
+    manifest: Manifest,
+    manifests: list[Manifest],
+    blobs: dict[str, Descriptor],
+) -> None:
+    if manifest.is_index:
+        for child in manifest.children:
+            if all(m.digest != child.digest for m in manifests):
+                _collect(source, source.manifest(child), manifests, blobs)
+    else:
+        config = manifest.config
+        for blob in ([config] if config else []) + manifest.layers:
+            blobs.setdefault(blob.digest, blob)
+    manifests.append(manifest)
