@@ -13,14 +13,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields
+from typing import NamedTuple
 
 PLATFORM_CHOICES = ("gitlab", "github")
 SHELL_CHOICES = ("sh", "fish", "powershell")
 
 
-@dataclass(frozen=True)
-class CiEnvArgs:
+# NamedTuples rather than dataclasses: ci-env's start-up time is budgeted (docs/bench-cienv.md)
+# and a NamedTuple class costs a fraction of a dataclass to create.
+class CiEnvArgs(NamedTuple):
     """Everything `portside ci-env` was asked to do."""
 
     platform: str | None = None
@@ -37,8 +38,7 @@ class CiEnvArgs:
     insecure_registry: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
-class OptionSpec:
+class OptionSpec(NamedTuple):
     """One option. `kind`: `flag` (on only), `switch` (`--x/--no-x`), `value`, `values`
     (repeatable; its env twin is split on whitespace)."""
 
@@ -141,7 +141,7 @@ OPTIONS: tuple[OptionSpec, ...] = (
 # which reports it as a usage error.
 _TRUE = frozenset({"1", "true", "t", "yes", "y", "on"})
 _FALSE = frozenset({"0", "false", "f", "no", "n", "off"})
-_DEFAULTS = {f.name: f.default for f in fields(CiEnvArgs)}
+_DEFAULTS = CiEnvArgs._field_defaults
 
 
 class _NotLean(Exception):

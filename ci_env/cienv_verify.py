@@ -24,8 +24,10 @@ def verify_logins(job: CiJob, repository: str | None, insecure: Iterable[str] = 
     its tags; a repository that does not exist yet still proves the token was granted). For
     other registries (the dependency proxy) it is an authenticated `GET /v2/`.
     """
+    # As for the other commands, one value may list several hosts, comma or space separated.
+    hosts = frozenset(h for value in insecure for h in value.replace(",", " ").split())
     for login in job.logins:
-        _verify(login, _path_on(repository, login.registry), frozenset(insecure))
+        _verify(login, _path_on(repository, login.registry), hosts)
 
 
 def _path_on(repository: str | None, registry: str) -> str | None:

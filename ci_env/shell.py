@@ -14,26 +14,24 @@ and variable names, which are checked against `[A-Za-z_][A-Za-z0-9_]*`.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from drivers.errors import InvalidInput
 
-_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _POWERSHELL_QUOTES = ("'", "\u2018", "\u2019", "\u201a", "\u201b")
 
 
-@dataclass(frozen=True)
-class Export:
+# NamedTuples rather than dataclasses: ci-env's start-up time is budgeted (docs/bench-cienv.md)
+# and a NamedTuple class costs a fraction of a dataclass to create. Neither holds a secret.
+class Export(NamedTuple):
     """Set `name` to `value`."""
 
     name: str
     value: str
 
 
-@dataclass(frozen=True)
-class Kept:
+class Kept(NamedTuple):
     """`name` was already set by the user and is left alone."""
 
     name: str
@@ -57,7 +55,8 @@ def quote_powershell(value: str) -> str:
 
 
 def _check_name(name: str) -> str:
-    if not _NAME.fullmatch(name):
+    # `[A-Za-z_][A-Za-z0-9_]*`, without loading a regular expression at start-up.
+    if not (name.isascii() and name.isidentifier()):
         raise InvalidInput(f"{name!r} is not a valid environment variable name")
     return name
 

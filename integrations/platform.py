@@ -6,7 +6,6 @@ a job's variables into a `CiJob`: the registry logins it carries and the values 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -118,13 +117,13 @@ class Variables:
         )
 
 
-_UNSAFE_NAME_CHARS = re.compile(r"[^A-Za-z0-9_.-]+")
+_SAFE_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
 
 
 def safe_name_part(*parts: str | None, limit: int = 80) -> str:
     """Job identifiers joined for use in a directory name: only `[A-Za-z0-9_.-]`, bounded."""
-    joined = "-".join(_UNSAFE_NAME_CHARS.sub("_", p) for p in parts if p)
-    return joined[:limit] or "job"
+    cleaned = ("".join(c if c in _SAFE_NAME_CHARS else "_" for c in p) for p in parts if p)
+    return "-".join(cleaned)[:limit] or "job"
 
 
 def exported(pairs: Iterable[tuple[str, str | None]]) -> tuple[tuple[str, str], ...]:
