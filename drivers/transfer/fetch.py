@@ -79,7 +79,12 @@ class _Writer:
 
     def _write(self, chunk: bytes) -> None:
         self.hash.update(chunk)
-        self.file.write(chunk)
+        view = memoryview(chunk)
+        while view:  # a raw write may be short (a full disk, a file size limit)
+            view = view[self.file.write(view) :]
+
+    def size_on_disk(self) -> int:
+        return os.fstat(self.file.fileno()).st_size
 
     def _run(self) -> None:
         assert self._queue is not None
@@ -277,7 +282,7 @@ class Fetcher:
 
 
 def _verify(writer: _Writer, digest: str, size: int, client: DistributionClient, path: str) -> None:
-    if writer.received != size or writer.digest != digest:
+    if writer.received != size or writer.digest != digest or writer.size_on_disk() != size:
         raise DigestMismatch(
             f"blob {digest} from {client.registry}/{path}: the registry sent "
             f"{writer.received} bytes with digest {writer.digest}, expected {size} bytes",
