@@ -136,9 +136,10 @@ def results(items: Sequence[Any], *, as_json: bool, quiet: bool, verb: str) -> N
     if quiet:
         return
     for r in items:
-        mounted = f", {r.blobs_mounted} mounted" if r.blobs_mounted else ""
+        mounted = f" ({r.blobs_mounted} by mount)" if r.blobs_mounted else ""
+        platform = f" ({r.platform})" if r.platform else ""
         sys.stdout.write(
-            f"{verb} {r.source} -> {r.destination}\n"
+            f"{verb} {r.source}{platform} -> {r.destination}\n"
             f"  {r.digest}  {_size(r.size)}, blobs: {r.blobs_fetched} moved{mounted}, "
             f"{r.blobs_skipped} already there, {r.seconds:.2f}s\n"
         )

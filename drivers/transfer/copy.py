@@ -114,7 +114,7 @@ def _to_registry(
         destination=str(job.destination),
         digest=plan.top.digest,
         media_type=plan.top.media_type,
-        platform=platform_label(plan.entry, choice),
+        platform=platform_label(plan.top, plan.entry, choice),
         size=plan.total_bytes,
         blobs_fetched=len(moved),
         blobs_skipped=len(outcomes) - len(moved),

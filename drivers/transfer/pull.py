@@ -150,10 +150,14 @@ def pull(
     return [_at(r, str(target)) for r in results]
 
 
-def platform_label(entry: Descriptor, choice: PlatformChoice) -> str | None:
+def platform_label(top: Manifest, entry: Descriptor, choice: PlatformChoice) -> str | None:
+    """The platform a transfer took: the child chosen, "all" for an index kept whole, the
+    platform asked for and checked on a single image, else None (not looked at)."""
     if entry.platform is not None:
         return str(entry.platform)
-    return str(choice) if choice.every or choice.explicit else None
+    if top.is_index:
+        return str(choice)
+    return str(choice.platform) if choice.explicit and choice.platform else None
 
 
 def _at(result: TransferResult, destination: str) -> TransferResult:
@@ -215,7 +219,7 @@ def pull_image(
         destination=f"oci:{layout.root}:{tag}",
         digest=plan.top.digest,
         media_type=plan.top.media_type,
-        platform=platform_label(plan.entry, choice),
+        platform=platform_label(plan.top, plan.entry, choice),
         size=plan.total_bytes,
         blobs_fetched=len(fetched),
         blobs_skipped=len(outcomes) - len(fetched),
