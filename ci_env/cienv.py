@@ -120,11 +120,7 @@ def _populate(
         for line in lines:
             if isinstance(line, Kept):
                 sys.stderr.write(f"portside: {line.name} is already set; kept\n")
-    target = args.output or (
-        str(directory / f"env.{'env' if args.as_env_file else _EXTENSIONS[args.shell]}")
-        if args.as_file
-        else None
-    )
+    target = _destination(args, directory)
     if target:
         write_private(target, text)
     if github:
@@ -133,6 +129,17 @@ def _populate(
         _stdout(target + "\n")
     elif not target:
         _stdout(text)
+
+
+def _destination(args: CiEnvArgs, directory: Path) -> str | None:
+    """Where the output goes: `-o FILE`, else (with --as-file) a file in the job directory,
+    else None for stdout."""
+    if args.output:
+        return args.output
+    if args.as_file:
+        extension = "env" if args.as_env_file else _EXTENSIONS[args.shell]
+        return str(directory / f"env.{extension}")
+    return None
 
 
 def write_config(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import stat
 import tempfile
 import time
@@ -97,8 +98,6 @@ def _copy_entries(source: Path, target: Path, *, top: bool) -> None:
                 os.mkdir(target / name, 0o700)
                 _copy_entries(Path(entry.path), target / name, top=False)
             elif entry.is_file(follow_symlinks=True):
-                import shutil  # here, not at the top: most configs hold config.json alone
-
                 shutil.copyfile(entry.path, target / name)
                 mode = os.stat(entry.path).st_mode & 0o777
                 os.chmod(target / name, mode & 0o700 or 0o600)
@@ -125,8 +124,6 @@ def marker(path: Path) -> dict[str, Any] | None:
 
 
 def remove(path: Path) -> None:
-    import shutil
-
     shutil.rmtree(path, ignore_errors=True)
 
 
@@ -172,8 +169,6 @@ def cleanup(
         mine = job is not None and (found.get("platform"), found.get("job")) == job
         if mine or found["_mtime"] < cutoff:
             doomed.append(path)
-    import shutil
-
     removed: list[Path] = []
     failed: list[tuple[Path, str]] = []
     for path in doomed:

@@ -416,3 +416,13 @@ def test_output_file_that_cannot_be_written(capsys, ci, tmp_path):
     result = ci_env(capsys, ci, "-o", str(tmp_path / "missing" / "out.sh"))
     assert_error(result, 1, "out.sh")
     assert ci.job_dirs() == []
+
+
+def test_as_file_with_output_writes_there_and_prints_the_path(capsys, ci, tmp_path):
+    target = tmp_path / "job-env.sh"
+    ci.set(GITLAB_JOB)
+    result = ci_env(capsys, ci, "--as-file", "-o", str(target))
+    assert result.code == 0, result.err
+    assert result.out == f"{target}\n"
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    assert exported_values(target.read_bytes())["PORTSIDE_REPO"] == GITLAB_JOB["CI_REGISTRY_IMAGE"]
