@@ -148,6 +148,17 @@ def _portside_pull(host: str, repo: str, dest: Path) -> list[str]:
     return [PORTSIDE, "pull", "-q", f"{host}/{repo}:latest", "--dest", str(dest)]
 
 
+def _library_pull(host: str, repo: str, dest: Path) -> list[str]:
+    """`drivers.transfer.pull.pull` from a bare interpreter: what the CLI adds on top
+    (typer, and the pydantic it loads to coerce option values) is the difference."""
+    code = (
+        "from drivers.registries import RegistryOptions\n"
+        "from drivers.transfer.pull import pull\n"
+        f"pull([{f'{host}/{repo}:latest'!r}], {str(dest)!r}, options=RegistryOptions())\n"
+    )
+    return [sys.executable, "-c", code]
+
+
 def _pulls(host: str, work: Path) -> list[str]:
     lines = []
     skopeo_dest, portside_dest = work / "skopeo-layout", work / "portside-layout"
@@ -160,19 +171,25 @@ def _pulls(host: str, work: Path) -> list[str]:
         ("bench/four", "4 x 20 MiB", 0.95),
         ("bench/big", "1 x 512 MiB", 0.45),
     ):
-        got = _alternate(
-            {
-                "portside": lambda _i, r=repo: _portside_pull(host, r, portside_dest),
-                "skopeo": lambda _i, r=repo: _skopeo_pull(host, r, skopeo_dest),
-            },
-            fresh,
-        )
+        commands = {
+            "portside": lambda _i, r=repo: _portside_pull(host, r, portside_dest),
+            "skopeo": lambda _i, r=repo: _skopeo_pull(host, r, skopeo_dest),
+        }
+        if repo == "bench/four":
+            commands["library"] = lambda _i, r=repo: _library_pull(host, r, portside_dest)
+        got = _alternate(commands, fresh)
         ours, theirs = _median(got["portside"][0]), _median(got["skopeo"][0])
         ratio = ours / theirs
         lines.append(
             f"pull {label:<12} portside {ours:6.3f} s  skopeo {theirs:6.3f} s  "
             f"ratio {ratio:4.2f} (target <= {target}: {_verdict(ratio, target)})"
         )
+        if "library" in got:
+            library = _median(got["library"][0])
+            lines.append(
+                f"  the same pull as a library call, without the CLI framework: {library:.3f} s "
+                f"(ratio {library / theirs:4.2f})"
+            )
         if repo == "bench/big":
             rss, skopeo_rss = (max(got[k][1]) / 1024 for k in ("portside", "skopeo"))
             lines.append(

@@ -139,3 +139,20 @@ def test_a_connection_that_keeps_breaking_gives_up_within_the_budget(
     assert len(proxy.blob_gets(layer.digest)) == 5  # the transport's retry budget
     assert index_entries(dest) == []
     _assert_clean(dest)
+
+
+def test_bad_content_after_a_resume_restarts_the_blob_once(
+    capsys, docker_config, proxy, image, unique_repo, tmp_path
+):
+    layer = image.layers[0]
+    proxy.add(Cut(digest=layer.digest, after=1_000_000), Flip(digest=layer.digest, at=10))
+    dest = tmp_path / "layout"
+
+    result = _pull(capsys, proxy, unique_repo, dest)
+
+    assert result.code == 0, result.err
+    gets = proxy.blob_gets(layer.digest)
+    assert [g.fault for g in gets] == ["Cut", "Flip", ""]
+    assert "Range" in gets[1].headers and "Range" not in gets[2].headers
+    assert layout_digest(dest, "v") == image.digest
+    _assert_clean(dest)

@@ -19,7 +19,6 @@ import http.client
 import os
 import queue
 import threading
-import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
@@ -148,6 +147,11 @@ class Workers:
         if self._abort.is_set():
             raise Aborted()
 
+    def pause(self, seconds: float) -> None:
+        """A backoff that ends early, with Aborted, when another worker failed."""
+        if self._abort.wait(seconds):
+            raise Aborted()
+
     def run(self, work: Iterable[Callable[[], str]]) -> list[str]:
         """Run the callables; return their results in order, or raise the first failure."""
         futures: list[Future[str]] = [self._pool.submit(job) for job in work]
@@ -245,13 +249,14 @@ class Fetcher:
                     ) from None
                 self.progress(Retrying(task.image, digest, writer.received, str(cut)))
                 if writer.received == before:  # no progress: back off before the next try
-                    time.sleep(retry.delay(failures - 1, None))
+                    self.workers.pause(retry.delay(failures - 1, None))
             except DigestMismatch:
                 # A registry that resumed at the wrong offset looks like corruption; one
                 # clean restart tells the two apart. Corruption from the start is final.
                 if restarted_clean or failures == 0:
                     raise
                 restarted_clean = True
+                self.progress(BytesMoved(task.image, -writer.received))
                 writer.restart()
 
     def _stream(self, client: DistributionClient, task: BlobTask, writer: _Writer) -> None:
