@@ -30,8 +30,10 @@ from drivers.cleanup.state import (
     ImageCache,
     Progress,
     RepositoryState,
+    add_referrers,
     parallel,
     read_images,
+    referrer_subject,
     reread,
 )
 from drivers.contract import ChecksDeletion, DeletesManifests, Driver, ReadsManifests
@@ -77,6 +79,7 @@ class _Round:
         self.counter, self.results = counter, results
         self.repository = plan.state.repository
         self.moved: dict[str, str] = {}
+        self.deleted_digests: set[str] = set()
         self._lock = threading.Lock()
 
     def run(self) -> dict[str, str]:
@@ -96,13 +99,14 @@ class _Round:
         return self.moved
 
     def _gone(self) -> set[str]:
+        """Images no longer there: deleted by digest, or every tag on them removed."""
         deleted = {k for k, r in self.results.items() if r.status == "deleted"}
         gone = {
             digest
             for digest, tags in self.plan.state.tags_on().items()
             if all(t in deleted for t in tags)
         }
-        return gone | {d.digest for d in self.plan.deletes if d.tag is None and d.key in deleted}
+        return gone | self.deleted_digests
 
     def _set(self, decision: Decision, status: Status, reason: str, means=None) -> None:
         with self._lock:
@@ -162,6 +166,8 @@ class _Round:
             for decision in group:
                 self._set(decision, "failed", str(error))
             return
+        with self._lock:
+            self.deleted_digests.add(group[0].digest)
         for decision in group:
             self._set(decision, "deleted", decision.reason, "digest")
 
@@ -203,7 +209,10 @@ def execute(
     state = reread(
         driver, plan.state, planned, need_times=policy.needs_times, jobs=jobs, cache=cache
     )
-    current = make_plan(state, policy, git, allowed=frozenset(d.key for d in plan.deletes))
+    # Referrers follow their image: if an image is deleted after all (its kept tag went away
+    # since planning), its signatures go with it.
+    allowed = frozenset(d.key for d in plan.deletes) | _referrer_keys(state)
+    current = make_plan(state, policy, git, allowed=allowed)
     fresh = state
     latest = current.by_key()
     results: dict[str, _Result] = {}
@@ -214,7 +223,10 @@ def execute(
         if not moved:
             break
         state = _after(current.state, results, moved, driver, policy, jobs, cache)
-        current = make_plan(state, policy, git, allowed=frozenset(moved))
+        # Re-evaluate the moved tags; the signatures and referrers of an image that now
+        # goes with them may go too (they follow their image).
+        allowed = frozenset(moved) | (_referrer_keys(state) - set(results))
+        current = make_plan(state, policy, git, allowed=allowed)
         latest.update({k: d for k, d in current.by_key().items() if k in moved})
         counter.total += len(current.deletes)
     for tag, digest in moved.items():
@@ -222,6 +234,12 @@ def execute(
             reason = "moved again while being deleted; the next run re-evaluates it"
             results[tag] = _Result("skipped", reason, digest)
     return _outcome(plan, fresh, latest, results)
+
+
+def _referrer_keys(state: RepositoryState) -> frozenset[str]:
+    tags = {t for t in state.tags if referrer_subject(t) is not None}
+    untagged = {"@" + r for refs in state.referrers.values() for r in refs}
+    return frozenset(tags | untagged)
 
 
 def _after(
@@ -242,7 +260,9 @@ def _after(
     images = read_images(
         driver, state.repository, set(tags.values()), cache, policy.needs_times, jobs
     )
-    return replace(state, tags=tags, images=images)
+    return add_referrers(
+        driver, replace(state, tags=tags, images=images), set(moved.values()), jobs
+    )
 
 
 def _entry(repository: str, decision: Decision, reason: str | None = None) -> Entry:

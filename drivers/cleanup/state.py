@@ -328,14 +328,22 @@ def reread(
         if digest:
             tags[info.tag] = digest
     images = read_images(_reader(driver), repository, set(tags.values()), cache, need_times, jobs)
-    referrers = dict(before.referrers)
-    if before.referrers_api:
-        new = [d for d in set(tags.values()) if d not in before.images]
-        referrers.update(_referrers(driver, repository, new, jobs) or {})
     push_times = {t.tag: t.created for t in listed if t.created is not None}
-    return RepositoryState(
-        repository, tags, images, captured_at, push_times, referrers, before.referrers_api
+    state = replace(
+        before, tags=tags, images=images, captured_at=captured_at, push_times=push_times
     )
+    new = [d for d in set(tags.values()) if d not in before.images]
+    return add_referrers(driver, state, new, jobs)
+
+
+def add_referrers(
+    driver: Driver, state: RepositoryState, digests: Iterable[str], jobs: int
+) -> RepositoryState:
+    """The state with the referrers of `digests` (new since it was read) looked up too."""
+    if not state.referrers_api:
+        return state
+    found = _referrers(driver, state.repository, digests, jobs) or {}
+    return replace(state, referrers={**state.referrers, **found})
 
 
 def resolve_tags(
