@@ -133,6 +133,7 @@ def _copy_blob(job: _Copy, blob: Descriptor, workers: Workers) -> str:
     else:
         stream = job.reader(blob)
         stream.check = workers.check
+        stream.on_chunk = lambda count: job.progress(BytesMoved(job.what, count))
         try:
             job.client.upload_blob(
                 path, stream, blob.digest, size=blob.size, mount_from=job.mount_from
@@ -140,7 +141,8 @@ def _copy_blob(job: _Copy, blob: Descriptor, workers: Workers) -> str:
         finally:
             stream.close()
         how = "uploaded" if stream.opened else "mounted"
-    job.progress(BytesMoved(job.what, blob.size if how != "uploaded" else 0))
+    if how != "uploaded":  # an upload reports its bytes as they go
+        job.progress(BytesMoved(job.what, blob.size))
     job.progress(BlobDone(job.what, blob.digest, blob.size, how))
     return how
 
@@ -155,6 +157,7 @@ class _Stream:
         self.descriptor = descriptor
         self.opened = False
         self.check: Callable[[], None] = lambda: None
+        self.on_chunk: Callable[[int], None] = lambda count: None
         self._close: Callable[[], None] = lambda: None
 
     def __len__(self) -> int:
@@ -165,6 +168,7 @@ class _Stream:
         sent = 0
         for chunk in self._chunks():
             self.check()
+            self.on_chunk(len(chunk))
             sent += len(chunk)
             if sent > self.descriptor.size:
                 break
