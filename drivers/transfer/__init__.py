@@ -4,6 +4,7 @@ registries and layouts.
     events      the progress callback interface (rendering lives in ci_env.progress)
     layout      OCI image layout read/write: atomic blobs, index.json last
     platforms   the host platform and platform selection out of an index
+    workers     the thread pool: the first failure stops the rest
     fetch       parallel, streamed, verified blob downloads with Range resume
     plan        which manifests and blobs an image needs, for a platform choice
     pull        registry -> layout (and archives through `archive`)

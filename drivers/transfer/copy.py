@@ -20,11 +20,12 @@ from drivers.reference import Reference
 from drivers.registries import RegistryOptions
 from drivers.transfer.endpoints import LayoutEndpoint, find_entry, parse_endpoint
 from drivers.transfer.events import BlobDone, BytesMoved, ImageDone, ImageStarted, Progress, silent
-from drivers.transfer.fetch import CHUNK, Fetcher, Workers
+from drivers.transfer.fetch import CHUNK, Fetcher
 from drivers.transfer.layout import Layout
 from drivers.transfer.plan import LayoutSource, ManifestSource, RegistrySource, plan_image
 from drivers.transfer.platforms import PlatformChoice
 from drivers.transfer.pull import Clients, TransferResult, get_top, platform_label, pull_image
+from drivers.transfer.workers import Workers
 
 
 def copy(

@@ -19,31 +19,22 @@ import http.client
 import os
 import queue
 import threading
-from collections.abc import Callable, Iterable
-from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import urllib3
 
 from drivers.distribution import DistributionClient
-from drivers.errors import DigestMismatch, PortsideError, Unreachable
+from drivers.errors import DigestMismatch, Unreachable
 from drivers.manifest import Descriptor
 from drivers.transfer.events import BlobDone, BytesMoved, Progress, Retrying, silent
 from drivers.transfer.layout import Layout, write_error
+from drivers.transfer.workers import Workers
 
 CHUNK = 1 << 20
 PIPELINE_MIN = 8 << 20  # below this, a writer thread costs more than it saves
 _QUEUE_DEPTH = 4  # chunks in flight per download: bounds memory at ~4 MiB each
 _READ_ERRORS = (urllib3.exceptions.HTTPError, http.client.HTTPException, OSError)
-
-
-def default_jobs() -> int:
-    """Parallel blob transfers: I/O bound, so more than the cores, but bounded."""
-    return max(4, min(8, 2 * (os.cpu_count() or 2)))
-
-
-class Aborted(Exception):
-    """Another blob failed or the user interrupted: stop quietly and clean up."""
 
 
 class _Cut(Exception):
@@ -132,52 +123,6 @@ class _Writer:
     @property
     def digest(self) -> str:
         return f"{self.algorithm}:{self.hash.hexdigest()}"
-
-
-class Workers:
-    """A pool of `jobs` threads where the first failure stops the rest."""
-
-    def __init__(self, jobs: int | None = None) -> None:
-        self.jobs = max(1, jobs or default_jobs())
-        self._pool = ThreadPoolExecutor(max_workers=self.jobs, thread_name_prefix="blob")
-        self._abort = threading.Event()
-
-    def check(self) -> None:
-        """Called by workers between chunks: stop when another one failed."""
-        if self._abort.is_set():
-            raise Aborted()
-
-    def pause(self, seconds: float) -> None:
-        """A backoff that ends early, with Aborted, when another worker failed."""
-        if self._abort.wait(seconds):
-            raise Aborted()
-
-    def run(self, work: Iterable[Callable[[], str]]) -> list[str]:
-        """Run the callables; return their results in order, or raise the first failure."""
-        futures: list[Future[str]] = [self._pool.submit(job) for job in work]
-        try:
-            done, _ = wait(futures, return_when=FIRST_EXCEPTION)
-            failed = [f for f in futures if f in done and f.exception() is not None]
-            if failed:
-                raise _first_real_error(failed)
-            return [f.result() for f in futures]
-        except BaseException:
-            self._abort.set()  # KeyboardInterrupt too: workers stop at their next chunk
-            for future in futures:
-                future.cancel()
-            wait(futures)
-            self._abort.clear()
-            raise
-
-    def close(self) -> None:
-        self._abort.set()
-        self._pool.shutdown(wait=True, cancel_futures=True)
-
-    def __enter__(self) -> Workers:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 class Fetcher:
@@ -313,13 +258,4 @@ def _reason(exc: BaseException) -> str:
     return f"read failed mid-blob ({text})"
 
 
-def _first_real_error(failed: list[Future[str]]) -> BaseException:
-    """The error to report: an abort is only the echo of another failure."""
-    errors = [f.exception() for f in failed]
-    for error in errors:
-        if error is not None and not isinstance(error, Aborted):
-            return error
-    return errors[0] or PortsideError("transfer aborted")
-
-
-__all__ = ["Aborted", "BlobTask", "Fetcher", "Workers", "default_jobs"]
+__all__ = ["BlobTask", "Fetcher"]

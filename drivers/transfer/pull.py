@@ -13,7 +13,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -161,8 +161,6 @@ def platform_label(top: Manifest, entry: Descriptor, choice: PlatformChoice) -> 
 
 
 def _at(result: TransferResult, destination: str) -> TransferResult:
-    from dataclasses import replace
-
     return replace(result, destination=destination)
 
 
