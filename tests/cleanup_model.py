@@ -157,6 +157,7 @@ class ModelDriver:
         del self.model.manifests[digest]
         for tag in [t for t, d in self.model.tags.items() if d == digest]:
             del self.model.tags[tag]
+        self.model._event("deleted", digest)
 
     def delete_tag(self, repository: Repository, tag: str) -> None:
         self.model._event("delete_tag", tag)
@@ -166,6 +167,7 @@ class ModelDriver:
             raise RegistryError(f"delete tag {tag}: registry answered HTTP 500", status=500)
         if self.model.tag_delete:
             del self.model.tags[tag]
+            self.model._event("deleted", tag)
             return
         # The dummy-manifest untag, as the default driver does it.
         dummy = self.model.add_image(None)

@@ -149,6 +149,7 @@ class Run:
     referrers_before: dict[str, list[str]]
     violations: list[str]
     moved_while_deleting: set[str]
+    moved_to: dict[str, str]
 
 
 def _run(scenario: Scenario) -> Run:
@@ -158,6 +159,7 @@ def _run(scenario: Scenario) -> Run:
     plan: Plan = plan_repository(driver, repository, scenario.policy, jobs=scenario.jobs)
     planned = {d.tag for d in plan.deletes if d.tag is not None}
     expected = {d.tag: d.digest for d in plan.decisions if d.action == "keep" and d.tag}
+    moved_to: dict[str, str] = {}  # planned tags moved since planning, and where to
     if scenario.before:
         # After a change, a kept signature stays exactly while its image is needed; the
         # signature check below covers that, so it is not pinned here.
@@ -170,6 +172,8 @@ def _run(scenario: Scenario) -> Run:
             model.tags[tag] = digest
             if tag not in planned:
                 expected[tag] = digest  # pushed, or a kept tag moved: must stay where it is now
+            else:
+                moved_to[tag] = digest
 
     # The repository as the run finds it (after the change made since planning).
     tags_before = dict(model.tags)
@@ -183,11 +187,14 @@ def _run(scenario: Scenario) -> Run:
     deleting = []
 
     def during(name: str, arg: str) -> None:
-        """Between two deletions (jobs=1: no deletion is in flight), change the repository:
-        push a new tag onto a kept digest, or move a planned tag onto one."""
-        if name in ("delete_manifest", "delete_tag"):
-            deleting.append(name)
-        if name != "resolve" or not deleting or during not in model.hooks:
+        """Between two deletions (jobs=1: none is in flight), change the repository: push a
+        new tag onto a kept digest, or move a planned tag onto one."""
+        if name == "deleted":
+            deleting.append(arg)
+            return
+        if name not in ("resolve", "delete_manifest", "delete_tag") or not deleting:
+            return  # the first call after a deletion is done: the next task's start
+        if during not in model.hooks:
             return
         model.hooks.remove(during)
         kind, pick, _ = scenario.during or ("", 0, "")
@@ -203,6 +210,7 @@ def _run(scenario: Scenario) -> Run:
         if movable:
             moved = movable[pick % len(movable)]
             model.tags[moved] = target
+            moved_to[moved] = target
             may_go.discard(moved)
             untag_only.add(moved)
             expected.pop(moved, None)  # re-evaluated: it may go, but only by untag
@@ -249,6 +257,7 @@ def _run(scenario: Scenario) -> Run:
         referrers_before,
         violations,
         untag_only,
+        moved_to,
     )
 
 
@@ -278,6 +287,11 @@ def test_cleanup_never_deletes_what_it_keeps(scenario: Scenario) -> None:
     for subject in needed:
         for ref in referrers.get(subject, []):
             assert ref in model.manifests, "a referrer of a kept image is gone"
+
+    # 4. a planned tag that moved is deleted only by a decision about where it is now
+    for entry in outcome.deleted:
+        if entry.tag in run.moved_to:
+            assert entry.digest == run.moved_to[entry.tag], f"{entry.tag} deleted blindly"
 
     # the report accounts for every planned deletion, once
     listed = [

@@ -205,8 +205,9 @@ def _quote(text: str) -> str:
 
 def render_policy(policy: Policy) -> str:
     """The effective policy as a policy file: it can be saved and used as `--policy`."""
-    lines = [f"# effective policy ({policy.source})", "keep:"]
-    for rule in policy.keep:
+    explicit = [r for r in policy.keep if not r.implicit]
+    lines = [f"# effective policy ({policy.source})", "keep:" if explicit else "keep: []"]
+    for rule in explicit:
         fields = []
         if rule.tags is not None:
             fields.append(f"tags: {_quote(rule.tags.text)}")
@@ -220,9 +221,10 @@ def render_policy(policy: Policy) -> str:
                 f"git: {{repo: {_quote(git.repo or '.')}, branches: {_quote(git.branches.text)}, "
                 f"commits_per_branch: {git.commits_per_branch}, tags: {str(git.tags).lower()}}}"
             )
-        note = "latest is kept unless the policy names it" if rule.implicit else rule.name
-        lines.append(f"  - {fields[0]}  # {note}")
+        lines.append(f"  - {fields[0]}  # {rule.name}")
         lines.extend(f"    {f}" for f in fields[1:])
+    if len(explicit) < len(policy.keep):
+        lines.append("  # and `latest`: it is kept unless delete.tags names it")
     lines.append("delete:")
     if policy.delete:
         lines.append("  tags:")
