@@ -236,10 +236,19 @@ def _copies(host: str) -> list[str]:
                 f"docker://{host}/bench/four:latest",
                 f"docker://{host}/bench/copy-skopeo-{i}:latest",
             ],
+            "library": lambda i: [
+                sys.executable,
+                "-c",
+                "from drivers.registries import RegistryOptions\n"
+                "from drivers.transfer.copy import copy\n"
+                f"copy({f'{host}/bench/four:latest'!r}, "
+                f"{f'{host}/bench/copy-library-{i}:latest'!r}, options=RegistryOptions())\n",
+            ],
         },
         lambda: None,
     )
     ours, theirs = _median(got["portside"][0]), _median(got["skopeo"][0])
+    library = _median(got["library"][0])
     startup = _median([_timed([PORTSIDE, "--version"])[0] for _ in range(RUNS)])
     imports = _median(
         [_timed([sys.executable, "-c", "import drivers.transfer.pull"])[0] for _ in range(RUNS)]
@@ -247,6 +256,8 @@ def _copies(host: str) -> list[str]:
     return [
         f"copy 4 x 20 MiB, same registry  portside {ours:6.3f} s  skopeo {theirs:6.3f} s  "
         f"ratio {ours / theirs:4.2f} (target <= 0.5: {_verdict(ours / theirs, 0.5)})",
+        f"  the same copy as a library call, without the CLI framework: {library:.3f} s "
+        f"(ratio {library / theirs:4.2f})",
         f"start-up for scale: `portside --version` {startup:.3f} s; "
         f"python importing the pull code (requests) {imports:.3f} s",
     ]
