@@ -125,7 +125,9 @@ def test_unwritable_github_env_fails_clearly(capsys, ci):
     assert ci.job_dirs() == []
 
 
-@settings(max_examples=200, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     values=st.lists(
         st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00")),
