@@ -3,13 +3,16 @@
 1. Ask the driver whether deleting can work here at all (`ChecksDeletion`), so that a
    registry with deletion disabled, or a token without the delete action, stops the run
    before anything is touched.
-2. Re-read the repository: which tags exist now, where every tag that is not planned for
-   deletion points now. Re-plan on that state, allowing only the planned deletions: a tag
-   pushed after planning is kept, a kept tag that moved onto a planned digest protects it.
-3. Delete in parallel. Each tag is re-read right before its deletion; one that moved is not
-   deleted but re-evaluated against the state as it is then (up to `MAX_ROUNDS` times).
-   A digest is deleted by digest only when the plan says nothing kept needs it; any other
-   tag is untagged by the driver (native tag delete, OCI DELETE by tag, dummy manifest).
+2. Re-read the repository: which tags exist now, and where each points now. Re-plan on
+   that state, allowing only the planned deletions: a tag pushed after planning is kept, a
+   kept tag that moved onto a planned digest protects it, a planned tag that moved is
+   re-evaluated where it is now.
+3. Delete in parallel. A digest is deleted by digest only when the plan says nothing kept
+   needs it; any other tag is untagged by the driver (native tag delete, OCI DELETE by tag,
+   dummy manifest), and re-read right before, since an untag removes the tag wherever it
+   points. A DELETE by digest removes only what is on the digest, so the tags it was meant
+   for are checked by one listing afterwards instead. A tag that moved is not deleted but
+   re-evaluated against the state as it is then (up to `MAX_ROUNDS` times).
 4. Signatures, attestations and referrers go after their image, and only once it is gone.
 
 Failures of single deletions are reported and the run goes on.
@@ -35,6 +38,7 @@ from drivers.cleanup.state import (
     read_images,
     referrer_subject,
     reread,
+    resolve_tags,
 )
 from drivers.contract import ChecksDeletion, DeletesManifests, Driver, ReadsManifests
 from drivers.errors import NotFound, PortsideError, Unsupported
@@ -50,6 +54,9 @@ class _Result:
     reason: str
     digest: str | None = None
     means: str | None = None
+
+
+_NONE = _Result("skipped", "")
 
 
 class _Counter:
@@ -114,46 +121,44 @@ class _Round:
         self.counter.tick()
 
     def _phase(self, decisions: Sequence[Decision], *, referrers: bool) -> None:
-        by_digest = isinstance(self.driver, DeletesManifests)
         groups: dict[str, list[Decision]] = {}
         tasks: list[list[Decision]] = []
         for decision in decisions:
-            if decision.means == "digest" and by_digest:
+            if decision.means == "digest" and isinstance(self.driver, DeletesManifests):
                 groups.setdefault(decision.digest, []).append(decision)
             else:
                 tasks.append([decision])
-        tasks += list(groups.values())
-        parallel(lambda group: self._task(group, referrers), tasks, self.jobs)
+        parallel(lambda group: self._delete_digest(group), list(groups.values()), self.jobs)
+        parallel(lambda group: self._untag(group[0], referrers), tasks, self.jobs)
+        self._verify(groups, referrers)
 
-    def _task(self, group: list[Decision], referrers: bool) -> None:
-        """Re-read each tag, then delete what still points where the plan saw it."""
-        still = []
-        for decision in group:
-            if decision.tag is None:
-                still.append(decision)
-                continue
-            try:
-                now = self.driver.resolve(Reference(self.repository, tag=decision.tag)).digest
-            except NotFound:
-                self._set(decision, "skipped", "gone before it could be deleted")
-                continue
-            except PortsideError as error:
-                self._set(decision, "failed", f"re-reading the tag failed: {error}")
-                continue
-            if now == decision.digest:
-                still.append(decision)
-            elif referrers:
-                self._set(decision, "skipped", f"moved to {now[:19]} after planning; not deleted")
-            else:
-                with self._lock:
-                    self.moved[decision.tag] = now
-        if not still:
+    def _verify(self, groups: Mapping[str, list[Decision]], referrers: bool) -> None:
+        """After deleting by digest: a tag that had moved away from the digest survived it.
+
+        A DELETE by digest removes what is on the digest when it runs, so re-reading each
+        tag before it would protect nothing; one listing afterwards finds the tags that had
+        moved (they are re-evaluated where they are now) at the cost of one request.
+        """
+        deleted = [
+            d.tag
+            for group in groups.values()
+            for d in group
+            if d.tag is not None and self.results.get(d.key, _NONE).means == "digest"
+        ]
+        if not deleted:
             return
-        if still[0].means == "digest" and isinstance(self.driver, DeletesManifests):
-            self._delete_digest(still)
-        else:
-            for decision in still:
-                self._untag(decision)
+        listed = {t.tag for t in self.driver.list_tags(self.repository)}
+        survivors = [t for t in deleted if t in listed]
+        now = resolve_tags(self.driver, self.repository, survivors, self.jobs)
+        for tag in survivors:
+            if now[tag] is None:
+                continue
+            del self.results[tag]
+            if referrers:
+                reason = f"moved to {now[tag][:19]} after planning; not deleted"
+                self.results[tag] = _Result("skipped", reason, now[tag])
+            else:
+                self.moved[tag] = now[tag]
 
     def _delete_digest(self, group: list[Decision]) -> None:
         try:
@@ -171,8 +176,25 @@ class _Round:
         for decision in group:
             self._set(decision, "deleted", decision.reason, "digest")
 
-    def _untag(self, decision: Decision) -> None:
+    def _untag(self, decision: Decision, referrers: bool) -> None:
+        """Re-read the tag right before removing it: an untag removes the tag wherever it
+        points, so a tag that moved since planning must not be untagged blindly."""
         assert decision.tag is not None
+        try:
+            now = self.driver.resolve(Reference(self.repository, tag=decision.tag)).digest
+        except NotFound:
+            self._set(decision, "skipped", "gone before it could be deleted")
+            return
+        except PortsideError as error:
+            self._set(decision, "failed", f"re-reading the tag failed: {error}")
+            return
+        if now != decision.digest:
+            if referrers:
+                self._set(decision, "skipped", f"moved to {now[:19]} after planning; not deleted")
+            else:
+                with self._lock:
+                    self.moved[decision.tag] = now
+            return
         try:
             self.driver.delete_tag(self.repository, decision.tag)
         except NotFound:
@@ -205,10 +227,7 @@ def execute(
     cache = cache if cache is not None else ImageCache()
     for record in plan.state.images.values():
         cache.put(record)
-    planned = [d.tag for d in plan.deletes if d.tag is not None]
-    state = reread(
-        driver, plan.state, planned, need_times=policy.needs_times, jobs=jobs, cache=cache
-    )
+    state = reread(driver, plan.state, need_times=policy.needs_times, jobs=jobs, cache=cache)
     # Referrers follow their image: if an image is deleted after all (its kept tag went away
     # since planning), its signatures go with it.
     allowed = frozenset(d.key for d in plan.deletes) | _referrer_keys(state)

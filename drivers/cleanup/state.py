@@ -303,30 +303,18 @@ def _referrers(
 def reread(
     driver: Driver,
     before: RepositoryState,
-    planned: Iterable[str],
     *,
     need_times: bool,
     jobs: int,
     cache: ImageCache,
 ) -> RepositoryState:
-    """The state right before deleting: which tags exist now, and where every tag that is
-    not planned for deletion points now (kept ones may have moved, new ones appeared).
-
-    Planned tags keep their planned digest here; each is re-read right before its own
-    deletion instead, so no tag costs two requests.
-    """
+    """The state right before deleting: which tags exist now and where each points now
+    (one HEAD per tag; manifests already read are not read again)."""
     repository = before.repository
     captured_at = datetime.now(timezone.utc)
     listed = driver.list_tags(repository)
-    planned = set(planned)
-    others = [t.tag for t in listed if t.tag not in planned and not t.digest]
-    now = resolve_tags(driver, repository, others, jobs)
-    tags: dict[str, str] = {}
-    for info in listed:
-        digest = before.tags.get(info.tag) if info.tag in planned else info.digest
-        digest = digest or now.get(info.tag)
-        if digest:
-            tags[info.tag] = digest
+    now = resolve_tags(driver, repository, [t.tag for t in listed if not t.digest], jobs)
+    tags = {t.tag: d for t in listed if (d := t.digest or now.get(t.tag))}
     images = read_images(_reader(driver), repository, set(tags.values()), cache, need_times, jobs)
     push_times = {t.tag: t.created for t in listed if t.created is not None}
     state = replace(

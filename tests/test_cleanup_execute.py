@@ -1,0 +1,87 @@
+"""The executor on hand-made repositories (the in-memory model): the moments that random
+properties reach only rarely, made certain."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from drivers.cleanup.execute import execute
+from drivers.cleanup.policy import build_policy
+from drivers.cleanup.run import cleanup_repository, plan_repository
+from drivers.errors import Unsupported
+from drivers.reference import Repository
+from tests.cleanup_model import ModelDriver, ModelRepository
+
+NOW = datetime.now(timezone.utc)
+
+
+def model(**options) -> ModelRepository:
+    return ModelRepository(Repository("model.test", "team/app"), **options)
+
+
+def test_a_tag_moved_while_deleting_is_re_read_before_its_untag():
+    repo = model()
+    old = repo.add_image(NOW - timedelta(days=30))
+    fresh = repo.add_image(NOW)
+    repo.tags.update({"v1": old, "ci-1": old, "ci-2": old})
+    policy = build_policy(keep_tags=["v1"], keep_newer_than="1d")
+    driver = ModelDriver(repo)
+    plan = plan_repository(driver, repo.repository, policy)
+    assert {d.tag: d.means for d in plan.deletes} == {"ci-1": "tag", "ci-2": "tag"}
+
+    def rebuild_ci_2(name: str, arg: str) -> None:
+        if name == "deleted" and repo.tags.get("ci-2") == old:  # ci-1's untag just finished
+            repo.tags["ci-2"] = fresh  # CI pushed a new build under the same tag
+
+    repo.hooks.append(rebuild_ci_2)
+    outcome = execute(plan, driver, policy, jobs=1)
+    assert repo.tags["ci-2"] == fresh, "a re-pushed tag was untagged blindly"
+    assert repo.tags["v1"] == old and "ci-1" not in repo.tags
+    kept = {e.tag: e for e in outcome.kept}
+    assert kept["ci-2"].digest == fresh and "re-evaluated" in kept["ci-2"].reason
+
+
+def test_failures_are_reported_and_the_run_goes_on():
+    repo = model()
+    digests = [repo.add_image(NOW - timedelta(days=i)) for i in range(4)]
+    for i, digest in enumerate(digests):
+        repo.tags[f"pr-{i}"] = digest
+    repo.tags[f"sha256-{digests[1][7:]}.sig"] = repo.add_image(None)
+    repo.failing = {digests[1]}
+    policy = build_policy(delete_tags=["pr-.*"])
+    outcome = cleanup_repository(ModelDriver(repo), repo.repository, policy, jobs=4)
+
+    assert {e.tag for e in outcome.failed} == {"pr-1"}
+    assert "HTTP 500" in outcome.failed[0].reason
+    assert {e.tag for e in outcome.deleted} == {"pr-0", "pr-2", "pr-3"}
+    skipped = {e.tag: e.reason for e in outcome.skipped}
+    assert skipped == {
+        f"sha256-{digests[1][7:]}.sig": "its image was not deleted, so it stays with it"
+    }
+    assert set(repo.tags) == {"pr-1", f"sha256-{digests[1][7:]}.sig"}
+
+
+def test_deletion_disabled_stops_before_anything_is_touched():
+    repo = model(delete_enabled=False)
+    digest = repo.add_image(None)
+    repo.tags.update({"v1": digest, "ci-1": digest, "ci-2": repo.add_image(None)})
+    before = dict(repo.tags)
+    with pytest.raises(Unsupported, match="disabled"):
+        cleanup_repository(ModelDriver(repo), repo.repository, build_policy(keep_tags=["v1"]))
+    assert repo.tags == before
+    assert not [c for c in repo.calls if c[0] in ("delete_tag", "delete_manifest", "resolve")]
+
+
+def test_an_index_child_with_a_candidate_tag_is_only_untagged():
+    repo = model(tag_delete=True)
+    amd64, arm64 = repo.add_image(None), repo.add_image(None)
+    index = repo.add_index([amd64, arm64])
+    repo.tags.update({"release": index, "amd64-build": amd64, "stale": arm64})
+    policy = build_policy(keep_tags=["release"])
+    outcome = cleanup_repository(ModelDriver(repo), repo.repository, policy)
+    assert {e.tag: e.means for e in outcome.deleted} == {"amd64-build": "tag", "stale": "tag"}
+    assert repo.tags == {"release": index}
+    assert {amd64, arm64, index} <= set(repo.manifests)
+    assert not [c for c in repo.calls if c[0] == "delete_manifest"]
