@@ -22,41 +22,28 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
-from typing import Literal
+from dataclasses import replace
 
 from drivers.cleanup.gitrefs import GitNames
-from drivers.cleanup.outcome import Entry, Outcome
+from drivers.cleanup.outcome import Outcome, Result, Status, build_outcome, outcome_of_plan
 from drivers.cleanup.plan import Decision, Plan, make_plan
 from drivers.cleanup.policy import GitRule, Policy
+from drivers.cleanup.reading import add_referrers, read_images, reread, resolve_tags
 from drivers.cleanup.state import (
     ImageCache,
     Progress,
     RepositoryState,
-    add_referrers,
     parallel,
-    read_images,
     referrer_subject,
-    reread,
-    resolve_tags,
 )
 from drivers.contract import ChecksDeletion, DeletesManifests, Driver, ReadsManifests
 from drivers.errors import NotFound, PortsideError, Unsupported
 from drivers.reference import Reference
 
 MAX_ROUNDS = 3
-Status = Literal["deleted", "skipped", "failed"]
 
 
-@dataclass(frozen=True)
-class _Result:
-    status: Status
-    reason: str
-    digest: str | None = None
-    means: str | None = None
-
-
-_NONE = _Result("skipped", "")
+_NONE = Result("skipped", "")
 
 
 class _Counter:
@@ -80,7 +67,7 @@ class _Round:
         driver: Driver,
         jobs: int,
         counter: _Counter,
-        results: dict[str, _Result],
+        results: dict[str, Result],
     ) -> None:
         self.plan, self.driver, self.jobs = plan, driver, jobs
         self.counter, self.results = counter, results
@@ -117,7 +104,7 @@ class _Round:
 
     def _set(self, decision: Decision, status: Status, reason: str, means=None) -> None:
         with self._lock:
-            self.results[decision.key] = _Result(status, reason, decision.digest, means)
+            self.results[decision.key] = Result(status, reason, decision.digest, means)
         self.counter.tick()
 
     def _phase(self, decisions: Sequence[Decision], *, referrers: bool) -> None:
@@ -156,7 +143,7 @@ class _Round:
             del self.results[tag]
             if referrers:
                 reason = f"moved to {now[tag][:19]} after planning; not deleted"
-                self.results[tag] = _Result("skipped", reason, now[tag])
+                self.results[tag] = Result("skipped", reason, now[tag])
             else:
                 self.moved[tag] = now[tag]
 
@@ -227,14 +214,21 @@ def execute(
     cache = cache if cache is not None else ImageCache()
     for record in plan.state.images.values():
         cache.put(record)
-    state = reread(driver, plan.state, need_times=policy.needs_times, jobs=jobs, cache=cache)
+    state = reread(
+        driver,
+        plan.state,
+        need_times=policy.needs_times,
+        jobs=jobs,
+        cache=cache,
+        progress=progress,
+    )
     # Referrers follow their image: if an image is deleted after all (its kept tag went away
     # since planning), its signatures go with it.
     allowed = frozenset(d.key for d in plan.deletes) | _referrer_keys(state)
     current = make_plan(state, policy, git, allowed=allowed)
     fresh = state
     latest = current.by_key()
-    results: dict[str, _Result] = {}
+    results: dict[str, Result] = {}
     counter = _Counter(progress, len(current.deletes))
     moved: dict[str, str] = {}
     for _ in range(MAX_ROUNDS):
@@ -251,8 +245,8 @@ def execute(
     for tag, digest in moved.items():
         if tag not in results:
             reason = "moved again while being deleted; the next run re-evaluates it"
-            results[tag] = _Result("skipped", reason, digest)
-    return _outcome(plan, fresh, latest, results)
+            results[tag] = Result("skipped", reason, digest)
+    return build_outcome(plan, fresh, latest, results)
 
 
 def _referrer_keys(state: RepositoryState) -> frozenset[str]:
@@ -263,7 +257,7 @@ def _referrer_keys(state: RepositoryState) -> frozenset[str]:
 
 def _after(
     state: RepositoryState,
-    results: Mapping[str, _Result],
+    results: Mapping[str, Result],
     moved: Mapping[str, str],
     driver: Driver,
     policy: Policy,
@@ -281,73 +275,4 @@ def _after(
     )
     return add_referrers(
         driver, replace(state, tags=tags, images=images), set(moved.values()), jobs
-    )
-
-
-def _entry(repository: str, decision: Decision, reason: str | None = None) -> Entry:
-    return Entry(
-        repository,
-        decision.tag,
-        decision.digest,
-        reason or decision.reason,
-        decision.time,
-        decision.means if decision.action == "delete" else None,
-    )
-
-
-def outcome_of_plan(plan: Plan, *, dry_run: bool) -> Outcome:
-    """The plan as a report: what would be deleted and what is kept."""
-    repository = str(plan.state.repository)
-    return Outcome(
-        repository,
-        dry_run,
-        deleted=tuple(_entry(repository, d) for d in plan.decisions if d.action == "delete"),
-        kept=tuple(_entry(repository, d) for d in plan.decisions if d.action == "keep"),
-    )
-
-
-def _outcome(
-    plan: Plan,
-    fresh: RepositoryState,
-    latest: Mapping[str, Decision],
-    results: Mapping[str, _Result],
-) -> Outcome:
-    repository = str(plan.state.repository)
-    lists: dict[str, list[Entry]] = {"deleted": [], "kept": [], "skipped": [], "failed": []}
-    planned = plan.by_key()
-    seen = set()
-    for decision in [*plan.decisions, *latest.values()]:
-        key = decision.key
-        if key in seen or (key not in planned and key not in results):
-            continue
-        seen.add(key)
-        original = planned.get(key, decision)
-        if key in results:
-            result = results[key]
-            entry = replace(
-                _entry(repository, original, result.reason),
-                digest=result.digest or original.digest,
-                means=result.means,
-            )
-            lists[result.status].append(entry)
-        elif original.action == "keep":
-            lists["kept"].append(_entry(repository, original))
-        elif original.tag is not None and original.tag not in fresh.tags:
-            gone = "gone before it could be deleted"
-            lists["skipped"].append(replace(_entry(repository, original, gone), means=None))
-        else:
-            later = latest.get(key, original)
-            reason = f"{later.reason} (re-evaluated: the repository changed after planning)"
-            lists["kept"].append(replace(_entry(repository, later, reason), means=None))
-    for tag in sorted(set(fresh.tags) - set(plan.state.tags)):
-        time = fresh.time_of(tag)
-        entry = Entry(repository, tag, fresh.tags[tag], "pushed after planning", time)
-        lists["kept"].append(entry)
-    return Outcome(
-        repository,
-        False,
-        tuple(lists["deleted"]),
-        tuple(lists["kept"]),
-        tuple(lists["skipped"]),
-        tuple(lists["failed"]),
     )

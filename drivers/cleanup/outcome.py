@@ -2,11 +2,27 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
+
+from drivers.cleanup.plan import Decision, Plan
+from drivers.cleanup.state import RepositoryState
+
+Status = Literal["deleted", "skipped", "failed"]
 
 MEANS_TEXT = {"digest": "delete by digest", "tag": "untag"}
+
+
+@dataclass(frozen=True)
+class Result:
+    """What happened to one planned deletion."""
+
+    status: Status
+    reason: str
+    digest: str | None = None
+    means: str | None = None
 
 
 @dataclass(frozen=True)
@@ -48,4 +64,73 @@ def merge(outcomes: list[Outcome], dry_run: bool) -> Outcome:
         kept=tuple(e for o in outcomes for e in o.kept),
         skipped=tuple(e for o in outcomes for e in o.skipped),
         failed=tuple(e for o in outcomes for e in o.failed),
+    )
+
+
+def _entry(repository: str, decision: Decision, reason: str | None = None) -> Entry:
+    return Entry(
+        repository,
+        decision.tag,
+        decision.digest,
+        reason or decision.reason,
+        decision.time,
+        decision.means if decision.action == "delete" else None,
+    )
+
+
+def outcome_of_plan(plan: Plan, *, dry_run: bool) -> Outcome:
+    """The plan as a report: what would be deleted and what is kept."""
+    repository = str(plan.state.repository)
+    return Outcome(
+        repository,
+        dry_run,
+        deleted=tuple(_entry(repository, d) for d in plan.decisions if d.action == "delete"),
+        kept=tuple(_entry(repository, d) for d in plan.decisions if d.action == "keep"),
+    )
+
+
+def build_outcome(
+    plan: Plan,
+    fresh: RepositoryState,
+    latest: Mapping[str, Decision],
+    results: Mapping[str, Result],
+) -> Outcome:
+    repository = str(plan.state.repository)
+    lists: dict[str, list[Entry]] = {"deleted": [], "kept": [], "skipped": [], "failed": []}
+    planned = plan.by_key()
+    seen = set()
+    for decision in [*plan.decisions, *latest.values()]:
+        key = decision.key
+        if key in seen or (key not in planned and key not in results):
+            continue
+        seen.add(key)
+        original = planned.get(key, decision)
+        if key in results:
+            result = results[key]
+            entry = replace(
+                _entry(repository, original, result.reason),
+                digest=result.digest or original.digest,
+                means=result.means,
+            )
+            lists[result.status].append(entry)
+        elif original.action == "keep":
+            lists["kept"].append(_entry(repository, original))
+        elif original.tag is not None and original.tag not in fresh.tags:
+            gone = "gone before it could be deleted"
+            lists["skipped"].append(replace(_entry(repository, original, gone), means=None))
+        else:
+            later = latest.get(key, original)
+            reason = f"{later.reason} (re-evaluated: the repository changed after planning)"
+            lists["kept"].append(replace(_entry(repository, later, reason), means=None))
+    for tag in sorted(set(fresh.tags) - set(plan.state.tags)):
+        time = fresh.time_of(tag)
+        entry = Entry(repository, tag, fresh.tags[tag], "pushed after planning", time)
+        lists["kept"].append(entry)
+    return Outcome(
+        repository,
+        False,
+        tuple(lists["deleted"]),
+        tuple(lists["kept"]),
+        tuple(lists["skipped"]),
+        tuple(lists["failed"]),
     )

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from drivers.cleanup.execute import execute, outcome_of_plan
+from drivers.cleanup.execute import execute
 from drivers.cleanup.gitrefs import GitNames, read_policy_git
-from drivers.cleanup.outcome import Entry, Outcome, merge
+from drivers.cleanup.outcome import Entry, Outcome, merge, outcome_of_plan
 from drivers.cleanup.plan import Plan, make_plan
 from drivers.cleanup.policy import GitRule, Policy
-from drivers.cleanup.state import ImageCache, Progress, snapshot
+from drivers.cleanup.reading import snapshot
+from drivers.cleanup.state import ImageCache, Progress
 from drivers.contract import Driver, ListsRepositories
 from drivers.errors import (
     CredentialError,

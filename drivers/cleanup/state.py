@@ -1,26 +1,20 @@
-"""A snapshot of one repository: each tag's digest and time, and what each manifest needs.
-
-Planning reads nothing from the network; everything it needs is here. Reading costs one
-request per tag (a GET by tag gives the digest and the manifest at once), one per index
-child, and, only when the policy ranks by time, one config blob per digest. Manifests are
-immutable, so what was read about a digest is cached and reused when the state is re-read
-right before deleting.
+"""The state of one repository, as planning sees it: each tag's digest and time, and what
+each manifest needs (index children, OCI referrers). Planning reads nothing from the
+network; `reading` fills this in.
 """
 
 from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TypeVar
 
-from drivers.contract import Driver, ListsReferrers, ReadsManifests
-from drivers.errors import NotFound, ProtocolError, Unsupported
 from drivers.manifest import INDEX_TYPES, Manifest
-from drivers.reference import Reference, Repository
+from drivers.reference import Repository
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 T = TypeVar("T")
@@ -163,186 +157,3 @@ def parallel(
             if progress:
                 progress(stage, done, total)
         return results
-
-
-def _reader(driver: Driver) -> ReadsManifests:
-    if not isinstance(driver, ReadsManifests):
-        raise Unsupported(
-            f"the {driver.name} driver cannot read manifests, which cleanup needs to see "
-            "index children, signatures and image times"
-        )
-    return driver
-
-
-def snapshot(
-    driver: Driver,
-    repository: Repository,
-    *,
-    need_times: bool,
-    jobs: int = 8,
-    cache: ImageCache | None = None,
-    progress: Progress | None = None,
-) -> RepositoryState:
-    """Read the repository: every tag's digest, the manifests they need, times if asked."""
-    captured_at = datetime.now(timezone.utc)
-    reader = _reader(driver)
-    cache = cache if cache is not None else ImageCache()
-    listed = driver.list_tags(repository)
-    tags = {t.tag: t.digest for t in listed if t.digest}
-    push_times = {t.tag: t.created for t in listed if t.created is not None}
-
-    def by_tag(tag: str) -> tuple[str, str] | None:
-        try:
-            manifest = reader.get_manifest(repository, tag)
-        except NotFound:
-            return None  # deleted since the listing
-        cache.put(ImageRecord.of(manifest))
-        return tag, manifest.digest
-
-    unresolved = [t.tag for t in listed if not t.digest]
-    for found in parallel(by_tag, unresolved, jobs, progress, "reading tags"):
-        if found:
-            tags[found[0]] = found[1]
-    images = read_images(reader, repository, set(tags.values()), cache, need_times, jobs)
-    referrers = _referrers(driver, repository, images, jobs)
-    return RepositoryState(
-        repository, tags, images, captured_at, push_times, referrers or {}, referrers is not None
-    )
-
-
-def read_images(
-    reader: ReadsManifests,
-    repository: Repository,
-    digests: Iterable[str],
-    cache: ImageCache,
-    need_times: bool,
-    jobs: int,
-) -> dict[str, ImageRecord]:
-    """Records for `digests` and everything under them (index children), from the cache or
-    the registry; with `need_times`, each image's `created` too."""
-
-    def by_digest(digest: str) -> ImageRecord:
-        return cache.put(ImageRecord.of(reader.get_manifest(repository, digest)))
-
-    wanted = list(dict.fromkeys(digests))
-    images: dict[str, ImageRecord] = {}
-    while wanted:
-        missing = [d for d in wanted if d not in cache]
-        parallel(by_digest, missing, jobs)
-        found = {d: cache.get(d) for d in wanted}
-        images.update({d: r for d, r in found.items() if r is not None})
-        # Children matter for protection; their manifests only for nested indexes and times.
-        below = {c for r in images.values() for c in (r.children if need_times else r.nested)}
-        wanted = [d for d in below if d not in images]
-    if need_times:
-        _read_times(reader, repository, images, cache, jobs)
-    return images
-
-
-def _read_times(
-    reader: ReadsManifests,
-    repository: Repository,
-    images: dict[str, ImageRecord],
-    cache: ImageCache,
-    jobs: int,
-) -> None:
-    import json
-
-    def created(record: ImageRecord) -> ImageRecord:
-        when = None
-        if record.config:
-            try:
-                doc = json.loads(reader.read_blob(repository, record.config))
-            except ValueError:
-                raise ProtocolError(f"image config {record.config} is not JSON") from None
-            when = parse_created(doc.get("created") if isinstance(doc, dict) else None)
-        return cache.put(replace(record, created=when, created_read=True))
-
-    unread = [r for r in images.values() if not r.is_index and not r.created_read]
-    for record in parallel(created, unread, jobs):
-        images[record.digest] = record
-    # An index is as new as its newest image; deepest indexes first.
-    for record in sorted(
-        (r for r in images.values() if r.is_index), key=lambda r: -_depth(r, images)
-    ):
-        times = [images[c].created for c in record.children if c in images]
-        newest = max((t for t in times if t is not None), default=None)
-        images[record.digest] = cache.put(replace(record, created=newest, created_read=True))
-
-
-def _depth(record: ImageRecord, images: Mapping[str, ImageRecord], seen=()) -> int:
-    if record.digest in seen:
-        return 0
-    below = [images[c] for c in record.nested if c in images]
-    return 1 + max((_depth(c, images, (*seen, record.digest)) for c in below), default=0)
-
-
-def _referrers(
-    driver: Driver, repository: Repository, digests: Iterable[str], jobs: int
-) -> dict[str, tuple[str, ...]] | None:
-    """subject -> referrer digests through the referrers API; None without the API."""
-    pending = sorted(digests)
-    if not isinstance(driver, ListsReferrers) or not pending:
-        return None
-    first = pending.pop(0)
-    answer = driver.list_referrers(repository, first)
-    if answer is None:
-        return None
-    found = {first: tuple(d.digest for d in answer)}
-    pending += [d for d in found[first] if d not in pending]
-    while pending:
-        batch = [d for d in dict.fromkeys(pending) if d not in found]
-        answers = parallel(lambda d: driver.list_referrers(repository, d) or [], batch, jobs)
-        pending = []
-        for digest, descriptors in zip(batch, answers, strict=True):
-            found[digest] = tuple(d.digest for d in descriptors)
-            pending += [d.digest for d in descriptors if d.digest not in found]
-    return {subject: refs for subject, refs in found.items() if refs}
-
-
-def reread(
-    driver: Driver,
-    before: RepositoryState,
-    *,
-    need_times: bool,
-    jobs: int,
-    cache: ImageCache,
-) -> RepositoryState:
-    """The state right before deleting: which tags exist now and where each points now
-    (one HEAD per tag; manifests already read are not read again)."""
-    repository = before.repository
-    captured_at = datetime.now(timezone.utc)
-    listed = driver.list_tags(repository)
-    now = resolve_tags(driver, repository, [t.tag for t in listed if not t.digest], jobs)
-    tags = {t.tag: d for t in listed if (d := t.digest or now.get(t.tag))}
-    images = read_images(_reader(driver), repository, set(tags.values()), cache, need_times, jobs)
-    push_times = {t.tag: t.created for t in listed if t.created is not None}
-    state = replace(
-        before, tags=tags, images=images, captured_at=captured_at, push_times=push_times
-    )
-    new = [d for d in set(tags.values()) if d not in before.images]
-    return add_referrers(driver, state, new, jobs)
-
-
-def add_referrers(
-    driver: Driver, state: RepositoryState, digests: Iterable[str], jobs: int
-) -> RepositoryState:
-    """The state with the referrers of `digests` (new since it was read) looked up too."""
-    if not state.referrers_api:
-        return state
-    found = _referrers(driver, state.repository, digests, jobs) or {}
-    return replace(state, referrers={**state.referrers, **found})
-
-
-def resolve_tags(
-    driver: Driver, repository: Repository, tags: Sequence[str], jobs: int
-) -> dict[str, str | None]:
-    """Where each tag points now (None: gone); one HEAD per tag."""
-
-    def resolve(tag: str) -> str | None:
-        try:
-            return driver.resolve(Reference(repository, tag=tag)).digest
-        except NotFound:
-            return None
-
-    return dict(zip(tags, parallel(resolve, tags, jobs), strict=True))
