@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-APT_PACKAGES := docker-registry skopeo apache2-utils
+APT_PACKAGES := docker-registry skopeo apache2-utils fish dash
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: help venv system-deps test lint demo bench clean
@@ -24,12 +24,15 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 
 venv: $(VENV)/.installed
 
-# Debian packages for the test bed: a real registry, skopeo as the cross-check, htpasswd.
+# Debian packages for the test bed: a real registry, skopeo as the cross-check, htpasswd,
+# and the shells whose quoting ci-env's output must survive (dash, fish).
 system-deps:
 	@missing=""; \
 	command -v docker-registry >/dev/null || missing="$$missing docker-registry"; \
 	command -v skopeo >/dev/null || missing="$$missing skopeo"; \
 	command -v htpasswd >/dev/null || missing="$$missing apache2-utils"; \
+	command -v fish >/dev/null || missing="$$missing fish"; \
+	command -v dash >/dev/null || missing="$$missing dash"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing >/dev/null \
