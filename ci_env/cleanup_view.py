@@ -34,8 +34,9 @@ class ProgressView:
             if self.tty:
                 self._rich(stage, done, total)
             else:
-                step = done * _STEPS // total
-                if step > self._printed.get(stage, -1) and (step > 0 or done == total):
+                # A CI log gets a line per tenth of a long stage, and one line for a short one.
+                step = done * _STEPS // total if total >= _STEPS * 10 else _STEPS * (done // total)
+                if step > self._printed.get(stage, 0):
                     self._printed[stage] = step
                     sys.stderr.write(f"portside: {stage} {done}/{total}\n")
                     sys.stderr.flush()
