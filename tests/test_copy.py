@@ -118,3 +118,15 @@ def test_unknown_source_is_exit_1(capsys, docker_config, registry_plain, unique_
     missing_tag = run_cli(capsys, "copy", f"oci:{tmp_path}/x:nope", f"{registry_plain.host}/a:b")
     assert missing_tag.code == 1
     assert "no image is tagged nope" in missing_tag.err
+
+
+def test_copy_of_an_index_by_digest_pushes_the_chosen_image_by_its_digest(
+    capsys, docker_config, registry_plain, unique_repo
+):
+    index = oci_index(f"{unique_repo}-idg")
+    digest = push(registry_plain, unique_repo, index, "t")
+    target = f"{registry_plain.host}/{unique_repo}/child"
+    summary = _copy(capsys, f"{registry_plain.host}/{unique_repo}@{digest}", target)
+    child = host_child(index).digest
+    assert summary["destination"] == f"{target}@{child}"
+    assert registry_digest(registry_plain, f"{target}@{child}") == child

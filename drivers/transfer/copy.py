@@ -69,8 +69,8 @@ def copy(
         reader = lambda d: _RegistryStream(client, src.path, d)  # noqa: E731
         mount_from = src.path if src.registry == dst.registry else None
         src_tag = src.tag
-    if not dst.tag and not dst.digest:
-        dst = dst.with_tag(src_tag) if src_tag else dst.with_digest(top.digest)
+    if not dst.tag and not dst.digest and src_tag:
+        dst = dst.with_tag(src_tag)  # else pushed by digest, once the platform is chosen
     with Workers(jobs) as workers:
         return _to_registry(
             _Copy(str(src), source_of, reader, mount_from, clients(dst.registry), dst, progress),
@@ -105,14 +105,17 @@ def _to_registry(
         except NotFound:
             job.client.put_manifest(path, manifest.digest, manifest.body, manifest.media_type)
         job.progress(BytesMoved(job.what, len(manifest.body)))
-    job.client.put_manifest(path, job.destination.identifier, plan.top.body, plan.top.media_type)
+    destination = job.destination
+    if not destination.tag and not destination.digest:
+        destination = destination.with_digest(plan.top.digest)
+    job.client.put_manifest(path, destination.identifier, plan.top.body, plan.top.media_type)
     job.progress(BytesMoved(job.what, len(plan.top.body)))
     seconds = time.monotonic() - started
     job.progress(ImageDone(job.what, plan.top.digest, seconds))
     moved = [b for b, how in zip(plan.blobs, outcomes, strict=True) if how != "present"]
     return TransferResult(
         source=job.what,
-        destination=str(job.destination),
+        destination=str(destination),
         digest=plan.top.digest,
         media_type=plan.top.media_type,
         platform=platform_label(plan.top, plan.entry, choice),

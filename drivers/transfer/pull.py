@@ -24,7 +24,7 @@ from drivers.reference import Reference, parse_reference
 from drivers.registries import RegistryOptions, client_for
 from drivers.transfer.events import BytesMoved, ImageDone, ImageStarted, Note, Progress, silent
 from drivers.transfer.fetch import BlobTask, Fetcher
-from drivers.transfer.layout import TMP_PREFIX, Layout
+from drivers.transfer.layout import TMP_PREFIX, Layout, write_error
 from drivers.transfer.plan import RegistrySource, plan_image
 from drivers.transfer.platforms import PlatformChoice
 
@@ -113,16 +113,16 @@ def pull(
     """
     if fmt not in FORMATS:
         raise InvalidInput(f"unknown --format {fmt!r}", hint="use one of: " + ", ".join(FORMATS))
-    images = [i if isinstance(i, ImageRequest) else ImageRequest(i) for i in images]
+    requested = [i if isinstance(i, ImageRequest) else ImageRequest(i) for i in images]
     if dockerfile:
         from drivers.transfer.dockerfile import from_dockerfile
 
         bases = from_dockerfile(dockerfile, build_args, platform)
-        images += [ImageRequest(b.image, b.platform) for b in bases]
-    if not images:
+        requested += [ImageRequest(b.image, b.platform) for b in bases]
+    if not requested:
         raise InvalidInput("no image to pull", hint="name an image, or pass --from-dockerfile")
     wanted = [
-        (parse_reference(r.image), PlatformChoice.parse(r.platform or platform)) for r in images
+        (parse_reference(r.image), PlatformChoice.parse(r.platform or platform)) for r in requested
     ]
     if fmt == "docker-archive" and any(choice.every for _, choice in wanted):
         raise InvalidInput(
@@ -137,8 +137,11 @@ def pull(
             f"--dest {target} is a directory; --format {fmt} writes one archive file",
             hint="give a file name such as image.tar",
         )
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=TMP_PREFIX, dir=target.parent))
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=TMP_PREFIX, dir=target.parent))
+    except OSError as exc:
+        raise write_error(exc, "the archive", target) from None
     try:
         results = _pull_all(Layout.create(staging), wanted, options, jobs, progress)
         from drivers.transfer import archive
