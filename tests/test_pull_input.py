@@ -180,3 +180,13 @@ def test_a_full_disk_is_exit_1_and_leaves_no_partial_blob(
     for path in blob_files(dest):  # complete, verified blobs only
         assert hashlib.sha256(path.read_bytes()).hexdigest() == path.name
     assert (dest / "index.json").read_bytes() == before["index.json"]  # the old content
+
+
+@pytest.mark.parametrize("digest", ["sha256:../../../etc/passwd", "sha256:/abs", "../x:y", "x"])
+def test_a_digest_never_names_a_path_outside_the_layout(tmp_path, digest):
+    from drivers.errors import ProtocolError
+    from drivers.transfer.layout import Layout
+
+    with pytest.raises(ProtocolError, match="invalid digest"):
+        Layout(tmp_path).blob_path(digest)
+    assert Layout(tmp_path).blob_path("sha256:" + "a" * 64).parent == tmp_path / "blobs/sha256"

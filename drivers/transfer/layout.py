@@ -16,12 +16,13 @@ import contextlib
 import errno
 import json
 import os
+import re
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from drivers.errors import InvalidInput, PortsideError
+from drivers.errors import InvalidInput, PortsideError, ProtocolError
 from drivers.manifest import (
     DOCKER_MANIFEST,
     DOCKER_MANIFEST_LIST,
@@ -39,6 +40,7 @@ _LAYOUT_DOC = {"imageLayoutVersion": "1.0.0"}
 _STALE_SECONDS = 3600  # temp files older than this are left-overs of a killed pull
 _FULL = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
 HASH_CHUNK = 1 << 20
+_DIGEST = re.compile(r"[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+")
 # containers/image (skopeo, podman, buildah) looks a tag up in index.json only among entries
 # typed as OCI manifests or indexes. A Docker manifest is stored byte for byte (its digest
 # must not change) and listed under the OCI type of the same shape, so that they find it;
@@ -138,6 +140,10 @@ class Layout:
     # -- blobs ---------------------------------------------------------------------------
 
     def blob_path(self, digest: str) -> Path:
+        """Where a blob lives. The digest comes from a manifest, so it is checked against the
+        OCI digest grammar first: it must never name a path outside the layout."""
+        if not _DIGEST.fullmatch(digest):
+            raise ProtocolError(f"a manifest names an invalid digest {digest[:80]!r}")
         algorithm, _, encoded = digest.partition(":")
         return self.root / "blobs" / algorithm / encoded
 
@@ -158,9 +164,6 @@ class Layout:
         if ok:
             self._verified.add(digest)
         return ok
-
-    def mark_verified(self, digest: str) -> None:
-        self._verified.add(digest)
 
     def temp_blob(self, digest: str) -> tuple[int, Path]:
         """A new temp file (fd, path) beside where `digest` will live."""
