@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import ClassVar
 
-from drivers.contract import TagInfo
+from drivers.contract import TagDeletion, TagInfo
 from drivers.errors import NotFound, RegistryError, Unsupported
 from drivers.manifest import OCI_INDEX, OCI_MANIFEST, Descriptor, Manifest, sha256_digest
 from drivers.reference import Reference, Repository
@@ -173,3 +173,21 @@ class ModelDriver:
         dummy = self.model.add_image(None)
         self.model.tags[tag] = dummy
         self.delete_manifest(repository, dummy)
+
+
+class BulkModelDriver(ModelDriver):
+    """A registry that deletes many tags in one call (as ECR and GitLab do), each tag only."""
+
+    def delete_tags(self, repository: Repository, tags: list[str]) -> list[TagDeletion]:
+        self.model._event("delete_tags", ",".join(tags))
+        answers = []
+        for tag in tags:
+            if tag not in self.model.tags:
+                answers.append(TagDeletion(tag, "tag not found"))
+            elif self.model.tags[tag] in self.model.failing:
+                answers.append(TagDeletion(tag, "refused"))
+            else:
+                del self.model.tags[tag]
+                answers.append(TagDeletion(tag))
+        self.model._event("deleted", ",".join(tags))
+        return answers

@@ -12,7 +12,7 @@ from drivers.cleanup.policy import build_policy
 from drivers.cleanup.run import cleanup_repository, plan_repository
 from drivers.errors import Unsupported
 from drivers.reference import Repository
-from tests.cleanup_model import ModelDriver, ModelRepository
+from tests.cleanup_model import BulkModelDriver, ModelDriver, ModelRepository
 
 NOW = datetime.now(timezone.utc)
 
@@ -85,3 +85,26 @@ def test_an_index_child_with_a_candidate_tag_is_only_untagged():
     assert repo.tags == {"release": index}
     assert {amd64, arm64, index} <= set(repo.manifests)
     assert not [c for c in repo.calls if c[0] == "delete_manifest"]
+
+
+def test_a_bulk_driver_untags_many_tags_per_call_and_reports_each():
+    repo = model()
+    shared = repo.add_image(None)
+    repo.tags.update({"v1": shared, **{f"ci-{i}": shared for i in range(5)}})
+    repo.tags["ci-locked"] = shared
+    policy = build_policy(keep_tags=["v1"])
+    driver = BulkModelDriver(repo)
+    plan = plan_repository(driver, repo.repository, policy)
+    original = driver.delete_tags
+
+    def refuse_one(repository, tags):
+        repo.tags.pop("ci-locked")  # gone before the call: answered "tag not found"
+        return original(repository, tags)
+
+    driver.delete_tags = refuse_one  # type: ignore[method-assign]
+    outcome = execute(plan, driver, policy, jobs=4)
+    assert [c for c in repo.calls if c[0] == "delete_tags"]
+    assert not [c for c in repo.calls if c[0] in ("delete_tag", "delete_manifest")]
+    assert {e.tag for e in outcome.deleted} == {f"ci-{i}" for i in range(5)}
+    assert [(e.tag, e.reason) for e in outcome.failed] == [("ci-locked", "tag not found")]
+    assert repo.tags == {"v1": shared}

@@ -37,7 +37,7 @@ from drivers.cleanup.run import cleanup_repository, plan_repository
 from drivers.cleanup.state import referrer_subject
 from drivers.errors import InvalidInput
 from drivers.reference import Repository
-from tests.cleanup_model import ModelDriver, ModelRepository
+from tests.cleanup_model import BulkModelDriver, ModelDriver, ModelRepository
 
 TAG_NAMES = [
     "latest",
@@ -65,6 +65,7 @@ class Scenario:
     jobs: int
     before: tuple[str, str, str] | None  # (kind, tag, digest), applied after planning
     during: tuple[str, int, str] | None  # (kind, pick, digest), at the first deletion
+    bulk: bool = False  # the driver deletes many tags per call
 
 
 @st.composite
@@ -124,7 +125,8 @@ def scenarios(draw) -> Scenario:
     during = None
     if draw(st.booleans()):
         during = (draw(st.sampled_from(["move", "push"])), draw(st.integers(0, 50)), "")
-    return Scenario(model, draw(policies()), digests, draw(st.sampled_from([1, 4])), before, during)
+    jobs = draw(st.sampled_from([1, 4]))
+    return Scenario(model, draw(policies()), digests, jobs, before, during, draw(st.booleans()))
 
 
 def _needed(model: ModelRepository, roots: set[str]) -> set[str]:
@@ -154,7 +156,7 @@ class Run:
 
 def _run(scenario: Scenario) -> Run:
     model = scenario.model
-    driver = ModelDriver(model)
+    driver = (BulkModelDriver if scenario.bulk else ModelDriver)(model)
     repository = model.repository
     plan: Plan = plan_repository(driver, repository, scenario.policy, jobs=scenario.jobs)
     planned = {d.tag for d in plan.deletes if d.tag is not None}
@@ -192,7 +194,7 @@ def _run(scenario: Scenario) -> Run:
         if name == "deleted":
             deleting.append(arg)
             return
-        if name not in ("resolve", "delete_manifest", "delete_tag") or not deleting:
+        if name not in ("resolve", "delete_manifest", "delete_tag", "delete_tags") or not deleting:
             return  # the first call after a deletion is done: the next task's start
         if during not in model.hooks:
             return

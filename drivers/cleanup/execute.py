@@ -22,25 +22,28 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
 
 from drivers.cleanup.gitrefs import GitNames
 from drivers.cleanup.outcome import Outcome, Result, Status, build_outcome, outcome_of_plan
 from drivers.cleanup.plan import Decision, Plan, make_plan
 from drivers.cleanup.policy import GitRule, Policy
-from drivers.cleanup.reading import add_referrers, read_images, reread, resolve_tags
+from drivers.cleanup.reading import after_round, reread, resolve_tags
 from drivers.cleanup.state import (
     ImageCache,
     Progress,
-    RepositoryState,
     parallel,
-    referrer_subject,
 )
-from drivers.contract import ChecksDeletion, DeletesManifests, Driver, ReadsManifests
+from drivers.contract import (
+    ChecksDeletion,
+    DeletesManifests,
+    DeletesTagsInBulk,
+    Driver,
+)
 from drivers.errors import NotFound, PortsideError, Unsupported
 from drivers.reference import Reference
 
 MAX_ROUNDS = 3
+BULK = 100  # tags per bulk call: ECR's batch_delete_image limit
 
 
 _NONE = Result("skipped", "")
@@ -116,7 +119,14 @@ class _Round:
             else:
                 tasks.append([decision])
         parallel(lambda group: self._delete_digest(group), list(groups.values()), self.jobs)
-        parallel(lambda group: self._untag(group[0], referrers), tasks, self.jobs)
+        untags = [group[0] for group in tasks]
+        if isinstance(self.driver, DeletesTagsInBulk) and len(untags) > 1:
+            there = parallel(lambda d: self._still_there(d, referrers), untags, self.jobs)
+            ready = [d for d, ok in zip(untags, there, strict=True) if ok]
+            for start in range(0, len(ready), BULK):
+                self._untag_bulk(ready[start : start + BULK])
+        else:
+            parallel(lambda d: self._untag(d, referrers), untags, self.jobs)
         self._verify(groups, referrers)
 
     def _verify(self, groups: Mapping[str, list[Decision]], referrers: bool) -> None:
@@ -163,7 +173,7 @@ class _Round:
         for decision in group:
             self._set(decision, "deleted", decision.reason, "digest")
 
-    def _untag(self, decision: Decision, referrers: bool) -> None:
+    def _still_there(self, decision: Decision, referrers: bool) -> bool:
         """Re-read the tag right before removing it: an untag removes the tag wherever it
         points, so a tag that moved since planning must not be untagged blindly."""
         assert decision.tag is not None
@@ -171,16 +181,22 @@ class _Round:
             now = self.driver.resolve(Reference(self.repository, tag=decision.tag)).digest
         except NotFound:
             self._set(decision, "skipped", "gone before it could be deleted")
-            return
+            return False
         except PortsideError as error:
             self._set(decision, "failed", f"re-reading the tag failed: {error}")
-            return
-        if now != decision.digest:
-            if referrers:
-                self._set(decision, "skipped", f"moved to {now[:19]} after planning; not deleted")
-            else:
-                with self._lock:
-                    self.moved[decision.tag] = now
+            return False
+        if now == decision.digest:
+            return True
+        if referrers:
+            self._set(decision, "skipped", f"moved to {now[:19]} after planning; not deleted")
+        else:
+            with self._lock:
+                self.moved[decision.tag] = now
+        return False
+
+    def _untag(self, decision: Decision, referrers: bool) -> None:
+        assert decision.tag is not None
+        if not self._still_there(decision, referrers):
             return
         try:
             self.driver.delete_tag(self.repository, decision.tag)
@@ -193,6 +209,25 @@ class _Round:
             self._set(decision, "failed", str(error))
         else:
             self._set(decision, "deleted", decision.reason, "tag")
+
+    def _untag_bulk(self, decisions: list[Decision]) -> None:
+        """One call for many tags (ECR, GitLab); each tag's own answer is reported."""
+        assert isinstance(self.driver, DeletesTagsInBulk)
+        try:
+            answers = self.driver.delete_tags(self.repository, [d.tag or "" for d in decisions])
+        except PortsideError as error:
+            for decision in decisions:
+                self._set(decision, "failed", str(error))
+            return
+        by_tag = {answer.tag: answer for answer in answers}
+        for decision in decisions:
+            answer = by_tag.get(decision.tag or "")
+            if answer is None:
+                self._set(decision, "failed", "the registry's bulk delete did not answer for it")
+            elif answer.ok:
+                self._set(decision, "deleted", decision.reason, "tag")
+            else:
+                self._set(decision, "failed", answer.error or "refused")
 
 
 def execute(
@@ -224,7 +259,7 @@ def execute(
     )
     # Referrers follow their image: if an image is deleted after all (its kept tag went away
     # since planning), its signatures go with it.
-    allowed = frozenset(d.key for d in plan.deletes) | _referrer_keys(state)
+    allowed = frozenset(d.key for d in plan.deletes) | state.referrer_keys()
     current = make_plan(state, policy, git, allowed=allowed)
     fresh = state
     latest = current.by_key()
@@ -235,10 +270,11 @@ def execute(
         moved = _Round(current, driver, jobs, counter, results).run()
         if not moved:
             break
-        state = _after(current.state, results, moved, driver, policy, jobs, cache)
+        deleted = {t for t, r in results.items() if r.status == "deleted"}
+        state = after_round(driver, current.state, deleted, moved, policy.needs_times, jobs, cache)
         # Re-evaluate the moved tags; the signatures and referrers of an image that now
         # goes with them may go too (they follow their image).
-        allowed = frozenset(moved) | (_referrer_keys(state) - set(results))
+        allowed = frozenset(moved) | (state.referrer_keys() - set(results))
         current = make_plan(state, policy, git, allowed=allowed)
         latest.update({k: d for k, d in current.by_key().items() if k in moved})
         counter.total += len(current.deletes)
@@ -247,32 +283,3 @@ def execute(
             reason = "moved again while being deleted; the next run re-evaluates it"
             results[tag] = Result("skipped", reason, digest)
     return build_outcome(plan, fresh, latest, results)
-
-
-def _referrer_keys(state: RepositoryState) -> frozenset[str]:
-    tags = {t for t in state.tags if referrer_subject(t) is not None}
-    untagged = {"@" + r for refs in state.referrers.values() for r in refs}
-    return frozenset(tags | untagged)
-
-
-def _after(
-    state: RepositoryState,
-    results: Mapping[str, Result],
-    moved: Mapping[str, str],
-    driver: Driver,
-    policy: Policy,
-    jobs: int,
-    cache: ImageCache,
-) -> RepositoryState:
-    """The state after a round: deleted tags gone, moved tags where they point now."""
-    tags = {
-        t: d for t, d in state.tags.items() if not (t in results and results[t].status == "deleted")
-    }
-    tags.update(moved)
-    assert isinstance(driver, ReadsManifests)
-    images = read_images(
-        driver, state.repository, set(tags.values()), cache, policy.needs_times, jobs
-    )
-    return add_referrers(
-        driver, replace(state, tags=tags, images=images), set(moved.values()), jobs
-    )

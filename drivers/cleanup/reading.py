@@ -212,3 +212,23 @@ def resolve_tags(
             return None
 
     return dict(zip(tags, parallel(resolve, tags, jobs, progress, stage), strict=True))
+
+
+def after_round(
+    driver: Driver,
+    state: RepositoryState,
+    deleted: set[str],
+    moved: Mapping[str, str],
+    need_times: bool,
+    jobs: int,
+    cache: ImageCache,
+) -> RepositoryState:
+    """The state after a round of deletions: deleted tags gone, moved tags where they point
+    now (their manifests and referrers read if new)."""
+    tags = {t: d for t, d in state.tags.items() if t not in deleted}
+    tags.update(moved)
+    reader = _reader(driver)
+    images = read_images(reader, state.repository, set(tags.values()), cache, need_times, jobs)
+    return add_referrers(
+        driver, replace(state, tags=tags, images=images), set(moved.values()), jobs
+    )

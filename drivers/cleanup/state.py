@@ -100,6 +100,11 @@ class RepositoryState:
         image = self.images.get(self.tags.get(tag, ""))
         return image.created if image else None
 
+    def referrer_keys(self) -> frozenset[str]:
+        """Signature tags, and `@digest` keys of untagged OCI referrers."""
+        tags = {t for t in self.tags if referrer_subject(t) is not None}
+        return frozenset(tags | {"@" + r for refs in self.referrers.values() for r in refs})
+
     def tags_on(self) -> dict[str, list[str]]:
         by_digest: dict[str, list[str]] = {}
         for tag, digest in self.tags.items():
