@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from collections.abc import Iterator
 from typing import ClassVar
 
@@ -35,6 +36,7 @@ from drivers.transport import check_status, is_html, repository_scope
 # The empty JSON object, the OCI "empty descriptor" config (image-spec 1.1).
 _EMPTY_CONFIG = b"{}"
 _EMPTY_CONFIG_TYPE = "application/vnd.oci.empty.v1+json"
+_UNTAG_ATTEMPTS = 3
 # A digest no registry holds: the deletion probe asks to delete it.
 _PROBE_DIGEST = sha256_digest(b"portside: is deleting allowed here?")
 
@@ -49,6 +51,8 @@ class DefaultDriver:
         # What this registry turned out to accept; races between threads only cost a request.
         self._tag_delete_refused = False
         self._deletion_checked: set[str] = set()
+        self._configs_uploaded: set[str] = set()
+        self._lock = threading.Lock()
 
     def list_tags(self, repository: Repository) -> list[TagInfo]:
         return [TagInfo(tag) for tag in self.client.list_tags(repository.path)]
@@ -136,25 +140,50 @@ class DefaultDriver:
         self.untag_with_dummy(repository, tag)
 
     def untag_with_dummy(self, repository: Repository, tag: str) -> None:
-        """Move `tag` onto a unique throwaway manifest, then delete that manifest."""
+        """Move `tag` onto a unique throwaway manifest, then delete that manifest.
+
+        Distribution 2.8 deletes the manifest first and then looks up the tags on it; that
+        lookup reads every tag's link file and fails (500, "invalid checksum digest format")
+        when another request is rewriting one at that moment. The manifest is then gone but
+        the tag still names it, and the transport's retry answers 404. So a 404 for our own
+        throwaway manifest means: push it again under the tag and delete it again.
+        """
         path = repository.path
-        if not self.client.blob_exists(path, sha256_digest(_EMPTY_CONFIG)):
-            self.client.upload_blob(path, _EMPTY_CONFIG, sha256_digest(_EMPTY_CONFIG))
-        body = json.dumps(
-            {
-                "schemaVersion": 2,
-                "mediaType": OCI_MANIFEST,
-                "config": {
-                    "mediaType": _EMPTY_CONFIG_TYPE,
-                    "digest": sha256_digest(_EMPTY_CONFIG),
-                    "size": len(_EMPTY_CONFIG),
-                },
-                "layers": [],
-                # A random annotation makes the digest unique, so deleting it can never
-                # take another tag with it.
-                "annotations": {"io.portside.untag": os.urandom(16).hex()},
+        self._ensure_empty_config(path)
+        for attempt in range(_UNTAG_ATTEMPTS):
+            digest = self.client.put_manifest(path, tag, _dummy_manifest(), OCI_MANIFEST)
+            try:
+                self.client.delete_manifest(path, digest)
+                return
+            except NotFound:
+                if attempt + 1 == _UNTAG_ATTEMPTS:
+                    raise
+
+    def _ensure_empty_config(self, path: str) -> None:
+        # Once per repository, by one thread: distribution 2.8 can lose the repository link
+        # of a blob that two uploads commit at the same time (MANIFEST_BLOB_UNKNOWN after).
+        with self._lock:
+            if path in self._configs_uploaded:
+                return
+            if not self.client.blob_exists(path, sha256_digest(_EMPTY_CONFIG)):
+                self.client.upload_blob(path, _EMPTY_CONFIG, sha256_digest(_EMPTY_CONFIG))
+            self._configs_uploaded.add(path)
+
+
+def _dummy_manifest() -> bytes:
+    return json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": OCI_MANIFEST,
+            "config": {
+                "mediaType": _EMPTY_CONFIG_TYPE,
+                "digest": sha256_digest(_EMPTY_CONFIG),
+                "size": len(_EMPTY_CONFIG),
             },
-            separators=(",", ":"),
-        ).encode()
-        digest = self.client.put_manifest(path, tag, body, OCI_MANIFEST)
-        self.client.delete_manifest(path, digest)
+            "layers": [],
+            # A random annotation makes the digest unique, so deleting it can never take
+            # another tag with it.
+            "annotations": {"io.portside.untag": os.urandom(16).hex()},
+        },
+        separators=(",", ":"),
+    ).encode()

@@ -36,6 +36,10 @@ class ModelRepository:
     blobs: dict[str, bytes] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
     failing: set[str] = field(default_factory=set)  # digests whose DELETE answers 500
+    # Digests whose DELETE removes the manifest but leaves its tags, then answers 404: what
+    # distribution 2.8 does when its tag lookup meets a concurrent tag write (500), and the
+    # transport's retry finds the manifest gone.
+    lossy: set[str] = field(default_factory=set)
     calls: list[tuple[str, str]] = field(default_factory=list)
     hooks: list[Callable[[str, str], None]] = field(default_factory=list)
     _count: int = 0
@@ -155,6 +159,9 @@ class ModelDriver:
         if digest not in self.model.manifests:
             raise NotFound(f"manifest {digest}: not found", status=404)
         del self.model.manifests[digest]
+        if digest in self.model.lossy:
+            self.model.lossy.discard(digest)
+            raise NotFound(f"manifest {digest}: not found (after a lost untag)", status=404)
         for tag in [t for t, d in self.model.tags.items() if d == digest]:
             del self.model.tags[tag]
         self.model._event("deleted", digest)

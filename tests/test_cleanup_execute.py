@@ -108,3 +108,14 @@ def test_a_bulk_driver_untags_many_tags_per_call_and_reports_each():
     assert {e.tag for e in outcome.deleted} == {f"ci-{i}" for i in range(5)}
     assert [(e.tag, e.reason) for e in outcome.failed] == [("ci-locked", "tag not found")]
     assert repo.tags == {"v1": shared}
+
+
+def test_a_tag_the_registry_left_behind_is_untagged():
+    repo = model()
+    gone, kept = repo.add_image(None), repo.add_image(None)
+    repo.tags.update({"pr-1": gone, "pr-2": gone, "v1": kept})
+    repo.lossy = {gone}  # the DELETE removes the manifest, leaves both tags, answers 404
+    outcome = cleanup_repository(ModelDriver(repo), repo.repository, build_policy(keep_tags=["v1"]))
+    assert repo.tags == {"v1": kept}
+    assert {e.tag for e in outcome.deleted} == {"pr-1", "pr-2"}
+    assert not outcome.failed and not outcome.skipped

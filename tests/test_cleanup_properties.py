@@ -117,6 +117,7 @@ def scenarios(draw) -> Scenario:
     for subject in draw(st.lists(st.sampled_from(digests), max_size=2, unique=True)):
         model.add_image(None, subject=subject)
     model.failing = set(draw(st.lists(st.sampled_from(digests), max_size=1)))
+    model.lossy = set(draw(st.lists(st.sampled_from(digests), max_size=1))) - model.failing
     before = None
     kind = draw(st.sampled_from(["none", "push", "move", "drop"]))
     if kind != "none":
@@ -289,6 +290,10 @@ def test_cleanup_never_deletes_what_it_keeps(scenario: Scenario) -> None:
     for subject in needed:
         for ref in referrers.get(subject, []):
             assert ref in model.manifests, "a referrer of a kept image is gone"
+
+    # no tag is left naming a manifest that is gone
+    for tag, digest in model.tags.items():
+        assert digest in model.manifests, f"{tag} dangles"
 
     # 4. a planned tag that moved is deleted only by a decision about where it is now
     for entry in outcome.deleted:

@@ -24,7 +24,14 @@ import threading
 from collections.abc import Mapping, Sequence
 
 from drivers.cleanup.gitrefs import GitNames
-from drivers.cleanup.outcome import Outcome, Result, Status, build_outcome, outcome_of_plan
+from drivers.cleanup.outcome import (
+    GONE,
+    Outcome,
+    Result,
+    Status,
+    build_outcome,
+    outcome_of_plan,
+)
 from drivers.cleanup.plan import Decision, Plan, make_plan
 from drivers.cleanup.policy import GitRule, Policy
 from drivers.cleanup.reading import after_round, reread, resolve_tags
@@ -44,9 +51,6 @@ from drivers.reference import Reference
 
 MAX_ROUNDS = 3
 BULK = 100  # tags per bulk call: ECR's batch_delete_image limit
-
-
-_NONE = Result("skipped", "")
 
 
 class _Counter:
@@ -130,39 +134,55 @@ class _Round:
         self._verify(groups, referrers)
 
     def _verify(self, groups: Mapping[str, list[Decision]], referrers: bool) -> None:
-        """After deleting by digest: a tag that had moved away from the digest survived it.
+        """After deleting by digest, one listing finds the tags the DELETE did not take.
 
         A DELETE by digest removes what is on the digest when it runs, so re-reading each
-        tag before it would protect nothing; one listing afterwards finds the tags that had
-        moved (they are re-evaluated where they are now) at the cost of one request.
+        tag before it would protect nothing. A tag still listed afterwards either had moved
+        away (it is re-evaluated where it is now), or names a manifest that is gone: the
+        registry deleted the manifest but failed to remove the tag (distribution 2.8 does
+        when a concurrent request rewrites a tag during its tag lookup). Such a dangling tag
+        is untagged, which is what the plan wanted.
         """
-        deleted = [
-            d.tag
+        checked = [
+            d
             for group in groups.values()
             for d in group
-            if d.tag is not None and self.results.get(d.key, _NONE).means == "digest"
+            if d.tag is not None and d.key in self.results and self.results[d.key].digest_gone
         ]
-        if not deleted:
+        if not checked:
             return
         listed = {t.tag for t in self.driver.list_tags(self.repository)}
-        survivors = [t for t in deleted if t in listed]
-        now = resolve_tags(self.driver, self.repository, survivors, self.jobs)
-        for tag in survivors:
-            if now[tag] is None:
+        survivors = [d for d in checked if d.tag in listed]
+        now = resolve_tags(self.driver, self.repository, [d.tag for d in survivors], self.jobs)
+        for decision in survivors:
+            tag, digest = decision.tag or "", now[decision.tag or ""]
+            if digest is None:
+                self._remove_dangling(decision)
                 continue
             del self.results[tag]
             if referrers:
-                reason = f"moved to {now[tag][:19]} after planning; not deleted"
-                self.results[tag] = Result("skipped", reason, now[tag])
+                reason = f"moved to {digest[:19]} after planning; not deleted"
+                self.results[tag] = Result("skipped", reason, digest)
             else:
-                self.moved[tag] = now[tag]
+                self.moved[tag] = digest
+
+    def _remove_dangling(self, decision: Decision) -> None:
+        try:
+            self.driver.delete_tag(self.repository, decision.tag or "")
+        except PortsideError as error:
+            reason = f"the registry deleted its manifest but left the tag: {error}"
+            self.results[decision.key] = Result("failed", reason, decision.digest)
+        else:
+            self.results[decision.key] = Result(
+                "deleted", decision.reason, decision.digest, "digest"
+            )
 
     def _delete_digest(self, group: list[Decision]) -> None:
         try:
             self.driver.delete_manifest(self.repository, group[0].digest)  # type: ignore[attr-defined]
         except NotFound:
             for decision in group:
-                self._set(decision, "skipped", "gone before it could be deleted")
+                self._set(decision, "skipped", GONE)
             return
         except PortsideError as error:
             for decision in group:
@@ -180,7 +200,7 @@ class _Round:
         try:
             now = self.driver.resolve(Reference(self.repository, tag=decision.tag)).digest
         except NotFound:
-            self._set(decision, "skipped", "gone before it could be deleted")
+            self._set(decision, "skipped", GONE)
             return False
         except PortsideError as error:
             self._set(decision, "failed", f"re-reading the tag failed: {error}")
@@ -201,7 +221,7 @@ class _Round:
         try:
             self.driver.delete_tag(self.repository, decision.tag)
         except NotFound:
-            self._set(decision, "skipped", "gone before it could be deleted")
+            self._set(decision, "skipped", GONE)
         except Unsupported as error:
             reason = f"no safe way to remove only this tag on this registry: {error}"
             self._set(decision, "skipped", reason)

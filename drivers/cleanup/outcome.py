@@ -13,6 +13,7 @@ from drivers.cleanup.state import RepositoryState
 Status = Literal["deleted", "skipped", "failed"]
 
 MEANS_TEXT = {"digest": "delete by digest", "tag": "untag"}
+GONE = "gone before it could be deleted"
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,12 @@ class Result:
     reason: str
     digest: str | None = None
     means: str | None = None
+
+    @property
+    def digest_gone(self) -> bool:
+        """Deleted by digest, or found already gone: the tag should not be listed now."""
+        deleted = self.status == "deleted" and self.means == "digest"
+        return deleted or (self.status == "skipped" and self.reason == GONE)
 
 
 @dataclass(frozen=True)
@@ -116,8 +123,7 @@ def build_outcome(
         elif original.action == "keep":
             lists["kept"].append(_entry(repository, original))
         elif original.tag is not None and original.tag not in fresh.tags:
-            gone = "gone before it could be deleted"
-            lists["skipped"].append(replace(_entry(repository, original, gone), means=None))
+            lists["skipped"].append(replace(_entry(repository, original, GONE), means=None))
         else:
             later = latest.get(key, original)
             reason = f"{later.reason} (re-evaluated: the repository changed after planning)"
