@@ -26,6 +26,8 @@ import email.utils
 import logging
 import random
 import re
+import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -47,7 +49,13 @@ from drivers.errors import (
     error_for_status,
     redact_url,
 )
-from drivers.reference import DOCKER_HUB, DOCKER_HUB_API, is_loopback, normalize_registry
+from drivers.reference import (
+    DOCKER_HUB,
+    DOCKER_HUB_API,
+    is_loopback,
+    normalize_registry,
+    split_host_port,
+)
 
 log = logging.getLogger("portside.transport")
 
@@ -196,24 +204,32 @@ class Transport:
 
     def _probe_scheme(self) -> str:
         https = f"https://{self.api_host}"
-        if not self.plain_http_allowed:
+        if not self.plain_http_allowed or self._speaks_tls():
             return https
-        try:
-            self.session.get(
-                f"{https}/v2/",
-                timeout=min(self.timeout, 10),
-                verify=not self.insecure,
-                allow_redirects=False,
-                auth=_NoAuth(),
-            )
-            return https
-        except requests.exceptions.SSLError as exc:
-            if "CERTIFICATE_VERIFY_FAILED" in str(exc) or "hostname mismatch" in str(exc):
-                return https  # it speaks TLS; the real request reports the certificate
-            log.debug("%s: no TLS, falling back to plain HTTP", self.api_host)
-        except requests.exceptions.ConnectionError:
-            log.debug("%s: HTTPS refused, falling back to plain HTTP", self.api_host)
+        log.debug("%s: no TLS, using plain HTTP", self.api_host)
         return f"http://{self.api_host}"
+
+    def _speaks_tls(self) -> bool:
+        """Whether the HTTPS port completes a TLS handshake.
+
+        A bare handshake, without loading the CA bundle: the answer only picks the scheme.
+        Certificates are verified by the real requests, so a loopback registry that speaks
+        TLS keeps its certificate checked.
+        """
+        host, port = split_host_port(self.api_host)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        timeout = min(self.timeout, 10)
+        try:
+            # Refused or timed out means no HTTPS here; plain HTTP may still answer.
+            with (
+                socket.create_connection((host, port or 443), timeout=timeout) as raw,
+                context.wrap_socket(raw, server_hostname=host),
+            ):
+                return True
+        except (ssl.SSLError, OSError):
+            return False
 
     def url(self, path: str) -> str:
         return path if "://" in path else f"{self.base_url}{path}"
