@@ -115,15 +115,17 @@ class _Round:
         self.counter.tick()
 
     def _phase(self, decisions: Sequence[Decision], *, referrers: bool) -> None:
+        by_digest = isinstance(self.driver, DeletesManifests)
         groups: dict[str, list[Decision]] = {}
-        tasks: list[list[Decision]] = []
+        untags: list[Decision] = []
         for decision in decisions:
-            if decision.means == "digest" and isinstance(self.driver, DeletesManifests):
+            if decision.means == "digest" and by_digest:
                 groups.setdefault(decision.digest, []).append(decision)
-            else:
-                tasks.append([decision])
+            elif decision.tag is not None:
+                untags.append(decision)
+            else:  # an untagged referrer: only a DELETE by digest removes it
+                self._set(decision, "skipped", "this registry cannot delete a manifest by digest")
         parallel(lambda group: self._delete_digest(group), list(groups.values()), self.jobs)
-        untags = [group[0] for group in tasks]
         if isinstance(self.driver, DeletesTagsInBulk) and len(untags) > 1:
             there = parallel(lambda d: self._still_there(d, referrers), untags, self.jobs)
             ready = [d for d, ok in zip(untags, there, strict=True) if ok]

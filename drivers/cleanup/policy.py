@@ -110,7 +110,7 @@ class Policy:
     def candidates_label(self) -> str:
         if not self.delete:
             return "every tag is a candidate"
-        return "candidate: " + " or ".join(f"'{p.text}'" for p in self.delete)
+        return "delete.tags " + " or ".join(f"'{p.text}'" for p in self.delete)
 
 
 @dataclass(frozen=True)
