@@ -25,9 +25,8 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 # Query parameters that can carry credentials (signed object-storage URLs, token endpoints).
 _SECRET_QUERY_KEYS = re.compile(
@@ -38,6 +37,9 @@ _SECRET_QUERY_KEYS = re.compile(
 
 def redact_url(url: str) -> str:
     """Drop userinfo and secret-looking query values from a URL, for messages and logs."""
+    # Imported here: `portside ci-env` loads this module and its start-up time is budgeted.
+    from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
     try:
         parts = urlsplit(url)
     except ValueError:
@@ -92,14 +94,6 @@ class OCIError:
     code: str
     message: str = ""
     detail: Any = None
-
-
-@dataclass
-class _Context:
-    status: int | None = None
-    method: str = ""
-    url: str = ""
-    errors: list[OCIError] = field(default_factory=list)
 
 
 class RegistryError(PortsideError):
