@@ -18,11 +18,14 @@ config are Hub quirks kept here, in `Repository.api_host` and `Repository.creden
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from drivers.errors import InvalidReference
+
+if TYPE_CHECKING:
+    import ipaddress
 
 DOCKER_HUB = "docker.io"
 DOCKER_HUB_API = "registry-1.docker.io"
@@ -100,6 +103,8 @@ def _check_port(port: str, host: str) -> int:
 
 
 def _ipv6(address: str, host: str) -> ipaddress.IPv6Address:
+    import ipaddress  # here, not at the top: `portside ci-env` start-up is budgeted
+
     try:
         return ipaddress.IPv6Address(address)
     except ValueError:
@@ -186,10 +191,12 @@ def is_loopback(registry: str) -> bool:
         name, _, is_ipv6 = _parse_host(registry, bare_ipv6=True)
     except _Problem:
         return False
-    if is_ipv6:
-        return ipaddress.IPv6Address(name) == ipaddress.IPv6Address("::1")
     if name == "localhost":
         return True
+    import ipaddress
+
+    if is_ipv6:
+        return ipaddress.IPv6Address(name) == ipaddress.IPv6Address("::1")
     try:
         return ipaddress.IPv4Address(name).is_loopback
     except ValueError:
