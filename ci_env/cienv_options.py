@@ -2,7 +2,7 @@
 
 `OPTIONS` is the one source of truth: the typer command (`ci_env.commands.cienv`) is generated
 from it, and so is `parse_lean`, which the entry point uses for `portside ci-env ...` so that
-the command starts without importing typer (issue 3 "Speed"; see docs/bench-cienv.md).
+the command starts without importing typer (issue 3 "Speed"; see docs/benchmarks.md).
 
 `parse_lean` only handles what it understands exactly as click would. For anything else
 (`--help`, an unknown option, a missing value, an environment value it cannot read) it returns
@@ -19,7 +19,7 @@ PLATFORM_CHOICES = ("gitlab", "github")
 SHELL_CHOICES = ("sh", "fish", "powershell")
 
 
-# NamedTuples rather than dataclasses: ci-env's start-up time is budgeted (docs/bench-cienv.md)
+# NamedTuples rather than dataclasses: ci-env's start-up time is budgeted (docs/benchmarks.md)
 # and a NamedTuple class costs a fraction of a dataclass to create.
 class CiEnvArgs(NamedTuple):
     """Everything `portside ci-env` was asked to do."""

@@ -22,7 +22,7 @@ from drivers.errors import InvalidInput
 _POWERSHELL_QUOTES = ("'", "\u2018", "\u2019", "\u201a", "\u201b")
 
 
-# NamedTuples rather than dataclasses: ci-env's start-up time is budgeted (docs/bench-cienv.md)
+# NamedTuples rather than dataclasses: ci-env's start-up time is budgeted (docs/benchmarks.md)
 # and a NamedTuple class costs a fraction of a dataclass to create. Neither holds a secret.
 class Export(NamedTuple):
     """Set `name` to `value`."""
