@@ -233,3 +233,25 @@ def test_cli_without_repository_or_rules(capsys):
     assert run_cli(capsys, "cleanup", "--keep-last", "1").code == 2
     nothing = run_cli(capsys, "cleanup", "127.0.0.1:1/app")
     assert nothing.code == 2 and "keeps nothing" in nothing.err
+
+
+def test_every_cleanup_option_has_an_env_twin(capsys, monkeypatch):
+    import typer
+
+    from ci_env.cli import _command
+
+    command = _command()
+    cleanup = command.commands["cleanup"]  # type: ignore[attr-defined]
+    options = [p for p in cleanup.params if isinstance(p, typer.core.click.Option)]
+    missing = [p.name for p in options if not p.envvar and p.name != "help"]
+    assert not missing, missing
+    renamed = {"json_output": "JSON"}  # the shared --json option's parameter name
+    for option in options:
+        if option.envvar:
+            name = renamed.get(option.name, option.name.upper())
+            assert option.envvar == f"PORTSIDE_{name}", option.envvar
+    monkeypatch.setenv("PORTSIDE_KEEP_TAG", "^v.* main")
+    monkeypatch.setenv("PORTSIDE_PRINT_POLICY", "1")
+    printed = run_cli(capsys, "cleanup")
+    assert "  - tags: '^v.*'  # --keep-tag" in printed.out
+    assert "  - tags: 'main'  # --keep-tag" in printed.out
