@@ -22,7 +22,8 @@ def tags(names: list[str], *, as_json: bool) -> None:
         sys.stdout.write("".join(f"{n}\n" for n in names))
 
 
-def _human_size(size: int) -> str:
+def human_size(size: int) -> str:
+    """1536 -> '1.5 KiB': sizes for people (every command shows them the same way)."""
     value = float(size)
     for unit in ("B", "KiB", "MiB", "GiB"):
         if value < 1024 or unit == "GiB":
@@ -40,14 +41,14 @@ def image(info: Any, *, as_json: bool) -> None:
         ("Digest", info.digest),
         ("MediaType", info.media_type),
         ("Platforms", ", ".join(info.platforms) or "-"),
-        ("Size", f"{_human_size(info.size)} ({info.size} bytes)"),
+        ("Size", f"{human_size(info.size)} ({info.size} bytes)"),
         ("Created", info.created or "-"),
     ]
     _rows(rows)
     if info.is_index:
         message("Manifests:")
         for child in info.images:
-            message(f"  {child.platform or '-':<16} {child.digest}  {_human_size(child.size)}")
+            message(f"  {child.platform or '-':<16} {child.digest}  {human_size(child.size)}")
 
 
 def _rows(rows: list[tuple[str, str]]) -> None:

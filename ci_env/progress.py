@@ -11,9 +11,10 @@ import json
 import os
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
+from ci_env.output import human_size
 from drivers.transfer.events import (
     BlobDone,
     BytesMoved,
@@ -23,15 +24,6 @@ from drivers.transfer.events import (
     Note,
     Retrying,
 )
-
-
-def _size(count: int) -> str:
-    value = float(count)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if value < 1024 or unit == "GiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{count} B"  # pragma: no cover
 
 
 def _short(digest: str) -> str:
@@ -54,9 +46,9 @@ class Reporter:
 
     def line(self, event: Event) -> str | None:
         if isinstance(event, ImageStarted):
-            return f"{event.image}: {event.blobs} blobs, {_size(event.total_bytes)}"
+            return f"{event.image}: {event.blobs} blobs, {human_size(event.total_bytes)}"
         if isinstance(event, BlobDone):
-            return f"  {_short(event.digest)} {_size(event.size):>10}  {event.how}"
+            return f"  {_short(event.digest)} {human_size(event.size):>10}  {event.how}"
         if isinstance(event, Retrying):
             where = f" from byte {event.offset}" if event.offset else ""
             return f"  {_short(event.digest)} retrying{where}: {event.reason}"
@@ -128,6 +120,18 @@ def reporter(*, quiet: bool, stream: TextIO | None = None) -> Reporter:
     return Reporter(stream)
 
 
+def run_transfer(
+    work: Callable[[Reporter], Sequence[Any]], *, quiet: bool, as_json: bool, verb: str
+) -> None:
+    """Run `work` with this run's progress renderer, then print the summary."""
+    report = reporter(quiet=quiet)
+    try:
+        done = work(report)
+    finally:
+        report.close()
+    results(done, as_json=as_json, quiet=quiet, verb=verb)
+
+
 def results(items: Sequence[Any], *, as_json: bool, quiet: bool, verb: str) -> None:
     """The summary of transfers on stdout: JSON, or one line per image."""
     if as_json:
@@ -140,6 +144,6 @@ def results(items: Sequence[Any], *, as_json: bool, quiet: bool, verb: str) -> N
         platform = f" ({r.platform})" if r.platform else ""
         sys.stdout.write(
             f"{verb} {r.source}{platform} -> {r.destination}\n"
-            f"  {r.digest}  {_size(r.size)}, blobs: {r.blobs_fetched} moved{mounted}, "
+            f"  {r.digest}  {human_size(r.size)}, blobs: {r.blobs_fetched} moved{mounted}, "
             f"{r.blobs_skipped} already there, {r.seconds:.2f}s\n"
         )

@@ -92,9 +92,8 @@ def pull(
     from ci_env import progress
     from drivers.transfer.pull import pull as do_pull
 
-    report = progress.reporter(quiet=quiet)
-    try:
-        done = do_pull(
+    progress.run_transfer(
+        lambda report: do_pull(
             images or [],
             dest,
             options=registry_options(docker_config, insecure_registry, None),
@@ -104,10 +103,11 @@ def pull(
             build_args=build_arg or [],
             jobs=jobs,
             progress=report,
-        )
-    finally:
-        report.close()
-    progress.results(done, as_json=json_output, quiet=quiet, verb="pulled")
+        ),
+        quiet=quiet,
+        as_json=json_output,
+        verb="pulled",
+    )
 
 
 @app.command()
@@ -125,16 +125,18 @@ def copy(
     from ci_env import progress
     from drivers.transfer.copy import copy as do_copy
 
-    report = progress.reporter(quiet=quiet)
-    try:
-        done = do_copy(
-            source,
-            destination,
-            options=registry_options(docker_config, insecure_registry, None),
-            platform=platform,
-            jobs=jobs,
-            progress=report,
-        )
-    finally:
-        report.close()
-    progress.results([done], as_json=json_output, quiet=quiet, verb="copied")
+    progress.run_transfer(
+        lambda report: [
+            do_copy(
+                source,
+                destination,
+                options=registry_options(docker_config, insecure_registry, None),
+                platform=platform,
+                jobs=jobs,
+                progress=report,
+            )
+        ],
+        quiet=quiet,
+        as_json=json_output,
+        verb="copied",
+    )
