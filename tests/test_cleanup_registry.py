@@ -345,3 +345,16 @@ def test_step_summary_and_no_secrets_in_output(
     assert "| `pr-7` |" in markdown and "deleted" in markdown
     assert CANARY_PASSWORD not in result.text + markdown
     assert set(tags_of(r, path, auth=creds)) == {"v1"}
+
+
+def test_repository_defaults_to_portside_repo(
+    capsys, monkeypatch, docker_config, registry_plain, unique_repo
+):
+    """In a CI job, `eval "$(portside ci-env ...)"` exports PORTSIDE_REPO for cleanup."""
+    r, path = registry_plain, unique_repo
+    push(r, path, oci_image(f"{path}-a"), "a")
+    monkeypatch.setenv("PORTSIDE_REPO", f"{r.host}/{path}")
+    result, report = cleanup_json(capsys, "--delete-tag", ".*", "--dry-run")
+    assert result.code == 0, result.err
+    assert report["repository"] == f"{r.host}/{path}"
+    assert [e["tag"] for e in report["deleted"]] == ["a"]

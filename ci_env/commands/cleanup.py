@@ -27,7 +27,9 @@ def cleanup(
         str | None,
         typer.Argument(
             help="Repository, e.g. registry:5000/group/app; with --all-repositories, a "
-            "registry or namespace (registry:5000 or registry:5000/group).",
+            "registry or namespace (registry:5000 or registry:5000/group). "
+            "Default: $PORTSIDE_REPO, which `portside ci-env` exports.",
+            envvar="PORTSIDE_REPO",
             show_default=False,
         ),
     ] = None,
