@@ -7,7 +7,7 @@ registries have are separate capability protocols, checked with `isinstance`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import ClassVar, Protocol, runtime_checkable
@@ -106,7 +106,3 @@ class ChecksDeletion(Protocol):
     """
 
     def check_deletion(self, repository: Repository) -> None: ...
-
-
-def tag_names(tags: Iterable[TagInfo]) -> list[str]:
-    return sorted(t.tag for t in tags)

@@ -19,7 +19,6 @@ import requests
 
 from drivers.errors import (
     DigestMismatch,
-    NotFound,
     ProtocolError,
     Unsupported,
     error_for_status,
@@ -224,8 +223,9 @@ class DistributionClient:
     def open_blob(self, path: str, digest: str, offset: int = 0) -> Iterator[BlobStream]:
         """Stream a blob; the stream verifies the digest when it is read to the end.
 
-        `offset` asks for a Range, to resume a cut download; verification then needs the
-        caller to feed the bytes it already has via `BlobStream.prime`.
+        `offset` asks for a Range, to resume a cut download. A resumed body is only part of
+        the blob, so the caller verifies it (as drivers/transfer/fetch.py does) instead of
+        reading it through `BlobStream.chunks`.
         """
         headers = {"Range": f"bytes={offset}-"} if offset else {}
         response = self._check(
@@ -241,7 +241,7 @@ class DistributionClient:
             what=f"blob {self.registry}/{path}@{digest}",
         )
         try:
-            yield BlobStream(response, digest, resumed=response.status_code == 206)
+            yield BlobStream(response, digest)
         finally:
             response.close()
 
@@ -322,25 +322,17 @@ class DistributionClient:
 class BlobStream:
     """The body of a blob response, verified against its digest as it is read."""
 
-    def __init__(self, response: requests.Response, digest: str, resumed: bool = False) -> None:
+    def __init__(self, response: requests.Response, digest: str) -> None:
         algorithm = digest.partition(":")[0]
         if algorithm not in ("sha256", "sha512"):
             raise ProtocolError(f"unsupported digest algorithm in {digest}")
         self.response = response
         self.digest = digest
-        self.resumed = resumed
-        self.size = int(response.headers.get("Content-Length") or 0) or None
         self._hash = hashlib.new(algorithm)
-        self.read = 0
-
-    def prime(self, data_already_read: bytes) -> None:
-        """Feed the bytes of a previous, cut download before resuming with a Range."""
-        self._hash.update(data_already_read)
 
     def chunks(self, chunk_size: int = CHUNK_SIZE) -> Iterator[bytes]:
         for chunk in self.response.iter_content(chunk_size):
             self._hash.update(chunk)
-            self.read += len(chunk)
             yield chunk
         computed = f"{self.digest.partition(':')[0]}:{self._hash.hexdigest()}"
         if computed != self.digest:
@@ -363,6 +355,3 @@ def _add_query(url: str, **params: str) -> str:
 
 def _sep(reference: str) -> str:
     return "@" if ":" in reference else ":"
-
-
-__all__ = ["BlobStream", "DistributionClient", "NotFound", "Ping"]

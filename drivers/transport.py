@@ -42,7 +42,6 @@ from drivers.credentials import ANONYMOUS, Credential, CredentialSource
 from drivers.errors import (
     NotARegistry,
     ProtocolError,
-    RegistryError,
     TLSError,
     Unauthorized,
     Unreachable,
@@ -332,8 +331,6 @@ class Transport:
         auth = self._authorization(challenge, wanted)
         if wanted != key:
             self._tokens[key] = self._tokens[wanted]
-        if auth is None:
-            return self._send(method, url, headers, params, data, stream, None)
         return self._send(method, url, headers, params, data, stream, auth)
 
     def _send(self, method, url, headers, params, data, stream, authorization):
@@ -547,16 +544,3 @@ def _short_reason(exc: BaseException) -> str:
         if marker in text:
             return reason
     return type(exc).__name__
-
-
-__all__ = [
-    "CATALOG_SCOPE",
-    "Challenge",
-    "RegistryError",
-    "RetryPolicy",
-    "Transport",
-    "check_status",
-    "parse_challenge",
-    "parse_retry_after",
-    "repository_scope",
-]
