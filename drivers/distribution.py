@@ -15,14 +15,13 @@ from dataclasses import dataclass
 from typing import BinaryIO
 from urllib.parse import urlencode, urljoin, urlsplit
 
-import requests
-
 from drivers.errors import (
     DigestMismatch,
     ProtocolError,
     Unsupported,
     error_for_status,
 )
+from drivers.httpclient import Response
 from drivers.manifest import MANIFEST_ACCEPT, Descriptor, Manifest, media_type_of, sha256_digest
 from drivers.transport import (
     CATALOG_SCOPE,
@@ -57,10 +56,10 @@ class DistributionClient:
     def registry(self) -> str:
         return self.transport.registry
 
-    def _request(self, method: str, path: str, scopes: tuple[str, ...], **kw) -> requests.Response:
+    def _request(self, method: str, path: str, scopes: tuple[str, ...], **kw) -> Response:
         return self.transport.request(method, path, scopes=scopes, **kw)
 
-    def _check(self, response: requests.Response, *expected: int, what: str) -> requests.Response:
+    def _check(self, response: Response, *expected: int, what: str) -> Response:
         return check_status(response, *expected, transport=self.transport, what=what)
 
     # -- registry ------------------------------------------------------------------------
@@ -119,9 +118,7 @@ class DistributionClient:
             if url and "://" in url and urlsplit(url).netloc != urlsplit(response.url).netloc:
                 raise ProtocolError(f"{self.registry}: pagination link to another host")
 
-    def _manifest_request(
-        self, method: str, path: str, reference: str
-    ) -> tuple[requests.Response, str]:
+    def _manifest_request(self, method: str, path: str, reference: str) -> tuple[Response, str]:
         what = f"manifest {self.registry}/{path}{_sep(reference)}{reference}"
         response = self._request(
             method,
@@ -234,7 +231,6 @@ class DistributionClient:
                 f"/v2/{path}/blobs/{digest}",
                 (repository_scope(path, "pull"),),
                 headers=headers,
-                stream=True,
             ),
             200,
             206,
@@ -312,7 +308,7 @@ class DistributionClient:
             what=what,
         )
 
-    def _location(self, response: requests.Response, what: str) -> str:
+    def _location(self, response: Response, what: str) -> str:
         location = response.headers.get("Location")
         if not location:
             raise ProtocolError(f"{what}: the registry sent no upload Location", url=response.url)
@@ -322,7 +318,7 @@ class DistributionClient:
 class BlobStream:
     """The body of a blob response, verified against its digest as it is read."""
 
-    def __init__(self, response: requests.Response, digest: str) -> None:
+    def __init__(self, response: Response, digest: str) -> None:
         algorithm = digest.partition(":")[0]
         if algorithm not in ("sha256", "sha512"):
             raise ProtocolError(f"unsupported digest algorithm in {digest}")
@@ -344,7 +340,7 @@ class BlobStream:
             )
 
 
-def _next_link(response: requests.Response) -> str | None:
+def _next_link(response: Response) -> str | None:
     match = _LINK_NEXT.search(response.headers.get("Link", ""))
     return match.group(1) if match else None
 

@@ -23,20 +23,17 @@ Other rules (DESIGN.md "Transport rules"):
 from __future__ import annotations
 
 import email.utils
+import http.client
 import logging
 import random
 import re
-import socket
 import ssl
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urljoin, urlsplit
-
-import requests
-from requests.adapters import HTTPAdapter
+from urllib.parse import urlencode, urljoin, urlsplit
 
 from drivers.credentials import ANONYMOUS, Credential, CredentialSource
 from drivers.errors import (
@@ -48,13 +45,8 @@ from drivers.errors import (
     error_for_status,
     redact_url,
 )
-from drivers.reference import (
-    DOCKER_HUB,
-    DOCKER_HUB_API,
-    is_loopback,
-    normalize_registry,
-    split_host_port,
-)
+from drivers.httpclient import HTTPClient, Response, basic_authorization
+from drivers.reference import DOCKER_HUB, DOCKER_HUB_API, is_loopback, normalize_registry
 
 log = logging.getLogger("portside.transport")
 
@@ -137,13 +129,6 @@ def parse_challenge(header: str) -> Challenge | None:
     return Challenge(scheme.lower(), params)
 
 
-class _NoAuth(requests.auth.AuthBase):
-    """Stops requests from adding ~/.netrc credentials behind our back."""
-
-    def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
-        return r
-
-
 @dataclass
 class _Token:
     header: str
@@ -161,7 +146,6 @@ class Transport:
         insecure: bool = False,
         retry: RetryPolicy | None = None,
         timeout: float = 60.0,
-        session: requests.Session | None = None,
     ) -> None:
         self.registry = normalize_registry(registry)
         self.api_host = DOCKER_HUB_API if self.registry == DOCKER_HUB else self.registry
@@ -171,7 +155,8 @@ class Transport:
         self.plain_http_allowed = insecure or is_loopback(self.registry)
         self.retry = retry or RetryPolicy()
         self.timeout = timeout
-        self.session = session or _new_session()
+        self.http = HTTPClient(verify=not insecure, timeout=timeout)
+        self.user_agent = user_agent()
         self._base_url: str | None = None
         self._challenge: Challenge | None = None
         self._tokens: dict[tuple[str, ...], _Token] = {}
@@ -203,32 +188,13 @@ class Transport:
 
     def _probe_scheme(self) -> str:
         https = f"https://{self.api_host}"
-        if not self.plain_http_allowed or self._speaks_tls():
+        # A bare handshake, without loading the CA store: the answer only picks the scheme.
+        # Certificates are verified by the real requests, so a loopback registry that speaks
+        # TLS keeps its certificate checked. Refused or timed out means no HTTPS here.
+        if not self.plain_http_allowed or self.http.speaks_tls(self.api_host):
             return https
         log.debug("%s: no TLS, using plain HTTP", self.api_host)
         return f"http://{self.api_host}"
-
-    def _speaks_tls(self) -> bool:
-        """Whether the HTTPS port completes a TLS handshake.
-
-        A bare handshake, without loading the CA bundle: the answer only picks the scheme.
-        Certificates are verified by the real requests, so a loopback registry that speaks
-        TLS keeps its certificate checked.
-        """
-        host, port = split_host_port(self.api_host)
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-        timeout = min(self.timeout, 10)
-        try:
-            # Refused or timed out means no HTTPS here; plain HTTP may still answer.
-            with (
-                socket.create_connection((host, port or 443), timeout=timeout) as raw,
-                context.wrap_socket(raw, server_hostname=host),
-            ):
-                return True
-        except (ssl.SSLError, OSError):
-            return False
 
     def url(self, path: str) -> str:
         return path if "://" in path else f"{self.base_url}{path}"
@@ -244,26 +210,27 @@ class Transport:
         headers: Mapping[str, str] | None = None,
         params: Mapping[str, Any] | Sequence[tuple[str, Any]] | None = None,
         data: bytes | Iterable[bytes] | Any | None = None,
-        stream: bool = False,
         authenticate: bool = True,
-    ) -> requests.Response:
+    ) -> Response:
         """Send a request, answering auth challenges and retrying transient failures.
 
-        Returns the final response whatever its status; callers check it with
-        `check_status`. `scopes` are the token scopes the operation needs;
+        Returns the final response whatever its status, its body unread; callers check it
+        with `check_status`. `scopes` are the token scopes the operation needs;
         `authenticate=False` sends no credentials and answers no challenge.
         """
         replayable = data is None or isinstance(data, bytes | bytearray)
         url = self.url(path)
+        if params:
+            url += ("&" if "?" in url else "?") + urlencode(params)
 
-        def send() -> requests.Response:
+        def send() -> Response:
             if authenticate:
-                return self._send_authorized(method, url, scopes, headers, params, data, stream)
-            return self._send(method, url, headers, params, data, stream, None)
+                return self._send_authorized(method, url, scopes, headers, data)
+            return self._send(method, url, headers, data, None)
 
         return self._retrying(send, self.retry.attempts if replayable else 1)
 
-    def _retrying(self, send: Callable[[], requests.Response], attempts: int) -> requests.Response:
+    def _retrying(self, send: Callable[[], Response], attempts: int) -> Response:
         """Call `send` until it answers with a status not worth retrying, or tries run out."""
         for attempt in range(attempts):
             last_try = attempt + 1 >= attempts
@@ -283,18 +250,19 @@ class Transport:
             time.sleep(self.retry.delay(attempt, response.headers.get("Retry-After")))
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _raw(self, method: str, url: str, *, service: str, **kwargs: Any) -> requests.Response:
+    def _raw(
+        self,
+        method: str,
+        url: str,
+        *,
+        service: str,
+        headers: Mapping[str, str],
+        data: bytes | Iterable[bytes] | Any | None = None,
+    ) -> Response:
         """One HTTP exchange; network failures become TLSError or Unreachable."""
         try:
-            return self.session.request(
-                method,
-                url,
-                timeout=self.timeout,
-                verify=not self.insecure,
-                auth=_NoAuth(),
-                **kwargs,
-            )
-        except requests.exceptions.SSLError as exc:
+            return self.http.request(method, url, headers, data)
+        except ssl.SSLError as exc:
             raise TLSError(
                 f"TLS handshake with {service} failed: {_short_reason(exc)}",
                 method=method,
@@ -304,7 +272,7 @@ class Transport:
                     f"--insecure-registry {self.registry} if the host is trusted"
                 ),
             ) from None
-        except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
+        except (OSError, http.client.HTTPException) as exc:
             raise Unreachable(
                 f"cannot reach {service}: {_short_reason(exc)}",
                 method=method,
@@ -312,10 +280,10 @@ class Transport:
                 hint="check the registry host name, port and network access",
             ) from None
 
-    def _send_authorized(self, method, url, scopes, headers, params, data, stream):
+    def _send_authorized(self, method, url, scopes, headers, data):
         key = tuple(sorted(scopes))
         auth = self._cached_authorization(key)
-        response = self._send(method, url, headers, params, data, stream, auth)
+        response = self._send(method, url, headers, data, auth)
         if response.status_code != 401:
             return response
         challenge = parse_challenge(response.headers.get("WWW-Authenticate", ""))
@@ -331,30 +299,23 @@ class Transport:
         auth = self._authorization(challenge, wanted)
         if wanted != key:
             self._tokens[key] = self._tokens[wanted]
-        return self._send(method, url, headers, params, data, stream, auth)
+        return self._send(method, url, headers, data, auth)
 
-    def _send(self, method, url, headers, params, data, stream, authorization):
+    def _send(self, method, url, headers, data, authorization):
         """One request, following redirects by hand; Authorization stays on the registry."""
         registry_netloc = urlsplit(self.base_url).netloc
         for _ in range(_MAX_REDIRECTS + 1):
-            sent_headers = {"User-Agent": self.session.headers["User-Agent"], **(headers or {})}
+            sent_headers = {"User-Agent": self.user_agent, **(headers or {})}
             if authorization and urlsplit(url).netloc == registry_netloc:
                 sent_headers["Authorization"] = authorization
             response = self._raw(
-                method,
-                url,
-                service=self.api_host,
-                headers=sent_headers,
-                params=params,
-                data=data,
-                stream=stream,
-                allow_redirects=False,
+                method, url, service=self.api_host, headers=sent_headers, data=data
             )
-            if response.status_code not in _REDIRECTS or "Location" not in response.headers:
+            location = response.headers.get("Location")
+            if response.status_code not in _REDIRECTS or not location:
                 return response
-            url = urljoin(url, response.headers["Location"])
+            url = urljoin(url, location)
             response.close()
-            params = None  # the Location carries its own query
             if response.status_code == 303:
                 method, data = "GET", None
         raise ProtocolError(f"{self.api_host}: too many redirects", method=method, url=url)
@@ -386,7 +347,7 @@ class Transport:
         cred = self.credential
         if not cred.username and not cred.password:
             return None
-        return requests.auth._basic_auth_str(cred.username, cred.password)
+        return basic_authorization(cred.username, cred.password)
 
     def _fetch_token(self, challenge: Challenge, scopes: tuple[str, ...]) -> _Token:
         cred = self.credential
@@ -408,7 +369,12 @@ class Transport:
             }
             if scopes:
                 form["scope"] = " ".join(scopes)
-            answer = self._token_request("POST", realm, data=form)
+            answer = self._token_request(
+                "POST",
+                realm,
+                headers={"Content-Type": "application/x-www-form-urlencoded"},
+                data=urlencode(form).encode(),
+            )
         else:
             query: list[tuple[str, str]] = [("service", service)] if service else []
             query += [("scope", s) for s in scopes]
@@ -419,16 +385,23 @@ class Transport:
         return self._parse_token_answer(answer, realm)
 
     def _token_request(
-        self, method: str, realm: str, *, headers: Mapping[str, str] | None = None, **kwargs: Any
-    ) -> requests.Response:
-        sent = {"User-Agent": self.session.headers["User-Agent"], **(headers or {})}
+        self,
+        method: str,
+        realm: str,
+        *,
+        headers: Mapping[str, str],
+        params: Sequence[tuple[str, str]] = (),
+        data: bytes | None = None,
+    ) -> Response:
+        sent = {"User-Agent": self.user_agent, **headers}
         service = f"the token service of {self.registry}"
+        url = realm + (("&" if "?" in realm else "?") + urlencode(params) if params else "")
         return self._retrying(
-            lambda: self._raw(method, realm, service=service, headers=sent, **kwargs),
+            lambda: self._raw(method, url, service=service, headers=sent, data=data),
             self.retry.attempts,
         )
 
-    def _parse_token_answer(self, response: requests.Response, realm: str) -> _Token:
+    def _parse_token_answer(self, response: Response, realm: str) -> _Token:
         if response.status_code in (401, 403):
             raise self.refused(response.status_code)
         if response.status_code != 200:
@@ -471,8 +444,8 @@ class Transport:
 
 
 def check_status(
-    response: requests.Response, *expected: int, transport: Transport | None = None, what: str = ""
-) -> requests.Response:
+    response: Response, *expected: int, transport: Transport | None = None, what: str = ""
+) -> Response:
     """Return the response when its status is one of `expected`; raise the fitting error."""
     if response.status_code in expected:
         return response
@@ -480,11 +453,9 @@ def check_status(
         raise not_a_registry(response)
     try:
         body = response.content
-    except requests.exceptions.RequestException:
+    except (OSError, http.client.HTTPException):
         body = b""
-    error = error_for_status(
-        response.status_code, response.request.method or "", response.url, body, what=what
-    )
+    error = error_for_status(response.status_code, response.method, response.url, body, what=what)
     if response.status_code == 401 and transport is not None:
         refused = transport.refused(401)
         refused.errors, refused.url = error.errors, error.url
@@ -492,35 +463,21 @@ def check_status(
     raise error
 
 
-def is_html(response: requests.Response) -> bool:
+def is_html(response: Response) -> bool:
     return "html" in (response.headers.get("Content-Type") or "").lower()
 
 
-def not_a_registry(response: requests.Response) -> NotARegistry:
+def not_a_registry(response: Response) -> NotARegistry:
     """A web page where the registry API should be: a wrong host name or path."""
     host = urlsplit(response.url).netloc
     return NotARegistry(
         f"{host} answered {urlsplit(response.url).path} with an HTML page "
         f"(HTTP {response.status_code}): it does not look like a container registry",
         status=response.status_code,
-        method=response.request.method or "",
+        method=response.method,
         url=response.url,
         hint="check the registry host name; the registry API answers under /v2/ with JSON",
     )
-
-
-def _new_session() -> requests.Session:
-    # --insecure-registry is the user's explicit choice; don't warn on every request.
-    import urllib3
-
-    urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
-    session = requests.Session()
-    # Parallel blob transfers share one session; keep enough pooled connections for them.
-    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=32, max_retries=0)
-    session.mount("https://", adapter)
-    session.mount("http://", adapter)
-    session.headers["User-Agent"] = user_agent()
-    return session
 
 
 def _short_reason(exc: BaseException) -> str:
@@ -539,6 +496,7 @@ def _short_reason(exc: BaseException) -> str:
         ("nodename nor servname", "host name not found"),
         ("Temporary failure in name resolution", "host name not found"),
         ("timed out", "timed out"),
+        ("mismatch", "certificate hostname mismatch"),
         ("Connection reset", "connection reset"),
     ):
         if marker in text:

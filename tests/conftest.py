@@ -14,6 +14,7 @@ from tests.bed import CANARY_PASSWORD, CANARY_USER
 from tests.bed.registry import RegistryAuth, RunningRegistry, registry_available, start_registry
 from tests.bed.skopeo import skopeo_available
 from tests.bed.tokenserver import TokenServer
+from tests.scripted import Answer, ScriptedServer
 
 REGISTRY_FIXTURES = frozenset(
     {
@@ -166,3 +167,20 @@ def docker_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("PATH", f"{HELPERS}{os.pathsep}{os.environ['PATH']}")
     monkeypatch.setenv("PORTSIDE_TEST_HELPER_FILE", str(tmp_path / "helper-store.json"))
     return directory
+
+
+@pytest.fixture
+def tls_server(tmp_path: Path) -> Iterator[ScriptedServer]:
+    """A scripted HTTPS server on 127.0.0.1 with a self-signed certificate (`.cert`, the PEM
+    path), answering `/v2/` with 200."""
+    import ssl
+
+    from tests.bed.tls import self_signed
+
+    cert, key = self_signed(tmp_path, "127.0.0.1")
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    with ScriptedServer(tls_context=context) as server:
+        server.always("/v2/", Answer(200, b"{}"))
+        server.cert = cert  # type: ignore[attr-defined]
+        yield server

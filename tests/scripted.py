@@ -20,6 +20,7 @@ class Answer:
     status: int = 200
     body: bytes = b"{}"
     headers: dict[str, str] = field(default_factory=lambda: {"Content-Type": "application/json"})
+    hang_up: bool = False  # close the connection after answering, without saying so
 
 
 @dataclass
@@ -28,6 +29,7 @@ class Seen:
     path: str
     headers: dict[str, str]
     body: bytes
+    client_port: int = 0  # tells the client's connections apart
 
 
 class _QuietServer(ThreadingHTTPServer):
@@ -50,13 +52,27 @@ class ScriptedServer:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, as registries answer
+
             def log_message(self, *args: object) -> None:
                 pass
 
-            def _handle(self) -> None:
+            def _body(self) -> bytes:
+                if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+                    parts = []
+                    while size := int(self.rfile.readline().split(b";")[0].strip() or b"0", 16):
+                        parts.append(self.rfile.read(size))
+                        self.rfile.readline()
+                    self.rfile.readline()
+                    return b"".join(parts)
                 length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else b""
-                seen = Seen(self.command, self.path, dict(self.headers), body)
+                return self.rfile.read(length) if length else b""
+
+            def _handle(self) -> None:
+                body = self._body()
+                seen = Seen(
+                    self.command, self.path, dict(self.headers), body, self.client_address[1]
+                )
                 server.seen.append(seen)
                 answer = server._next(seen)
                 self.send_response(answer.status)
@@ -66,6 +82,8 @@ class ScriptedServer:
                 self.end_headers()
                 if self.command != "HEAD":
                     self.wfile.write(answer.body)
+                if answer.hang_up:
+                    self.close_connection = True
 
             do_GET = do_HEAD = do_PUT = do_POST = do_PATCH = do_DELETE = _handle
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import ssl
 from email.utils import format_datetime
 
 import pytest
@@ -331,18 +330,6 @@ def test_tag_pagination_follows_link_and_caps_page_size(server):
 
 
 # -- TLS ----------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def tls_server(tmp_path):
-    from tests.bed.tls import self_signed
-
-    cert, key = self_signed(tmp_path, "127.0.0.1")
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(cert, key)
-    with ScriptedServer(tls_context=context) as s:
-        s.always("/v2/", _json({}))
-        yield s
 
 
 def test_untrusted_certificate_is_a_tls_error_with_a_fix(tls_server, sleeps):

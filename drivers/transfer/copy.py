@@ -199,9 +199,7 @@ class _RegistryStream(_Stream):
     def _chunks(self) -> Iterator[bytes]:
         with self.client.open_blob(self.path, self.descriptor.digest) as blob:
             self._close = blob.response.close
-            raw = blob.response.raw
-            while chunk := raw.read(CHUNK, decode_content=True):
-                yield chunk
+            yield from blob.response.iter_content(CHUNK)
 
 
 class _FileStream(_Stream):

@@ -22,8 +22,6 @@ import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-import urllib3
-
 from drivers.distribution import DistributionClient
 from drivers.errors import DigestMismatch, Unreachable
 from drivers.manifest import Descriptor
@@ -34,7 +32,7 @@ from drivers.transfer.workers import Workers
 CHUNK = 1 << 20
 PIPELINE_MIN = 8 << 20  # below this, a writer thread costs more than it saves
 _QUEUE_DEPTH = 4  # chunks in flight per download: bounds memory at ~4 MiB each
-_READ_ERRORS = (urllib3.exceptions.HTTPError, http.client.HTTPException, OSError)
+_READ_ERRORS = (http.client.HTTPException, OSError)
 
 
 class _Cut(Exception):
@@ -212,12 +210,10 @@ class Fetcher:
             if offset and not _resumes_at(response.status_code, response.headers, offset):
                 writer.restart()  # Range not honoured: the full body comes again
                 self.progress(BytesMoved(task.image, -offset))
-            raw = response.raw
-            decode = bool(response.headers.get("Content-Encoding", "identity") != "identity")
             while True:
                 self.workers.check()
                 try:
-                    chunk = raw.read(CHUNK, decode_content=decode)
+                    chunk = response.read(CHUNK)
                 except _READ_ERRORS as exc:
                     raise _Cut(_reason(exc)) from None
                 if not chunk:
