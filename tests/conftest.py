@@ -43,6 +43,19 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.registry)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def portside_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Pulls keep their verified-blob records here, never in the real home's ~/.cache.
+
+    Set in os.environ itself so that portside run as a subprocess inherits it; a test
+    that looks at the records sets its own PORTSIDE_CACHE_DIR with monkeypatch.
+    """
+    directory = tmp_path_factory.mktemp("portside-cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PORTSIDE_CACHE_DIR", str(directory))
+        yield directory
+
+
 @pytest.fixture(scope="session")
 def canary_users() -> dict[str, str]:
     return {CANARY_USER: CANARY_PASSWORD}

@@ -2,6 +2,7 @@
 registries and layouts.
 
     events      the progress callback interface (rendering lives in ci_env.progress)
+    verified    which blob files were already checked, kept outside the layout
     layout      OCI image layout read/write: atomic blobs, index.json last
     platforms   the host platform and platform selection out of an index
     workers     the thread pool: the first failure stops the rest

@@ -49,7 +49,8 @@ def copy(
         assert isinstance(src, Reference)
         src = src if src.tag or src.digest else src.with_tag("latest")
         tag = dst.tag or src.tag or src.digest
-        with Fetcher(Layout.create(dst.root), jobs=jobs, progress=progress) as fetcher:
+        layout = Layout.create(dst.root, remember=True)
+        with layout, Fetcher(layout, jobs=jobs, progress=progress) as fetcher:
             result = pull_image(
                 fetcher, clients, src, choice, name=f"{src.repository}:{tag}", tag=tag
             )

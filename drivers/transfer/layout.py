@@ -5,6 +5,9 @@ every blob goes to a temp file in its final directory and is renamed into place 
 its digest and size are verified; `index.json` is replaced last, by rename. A new layout
 gets its `oci-layout` and an empty `index.json` first, so it is valid from the start.
 
+Blobs already present count only once their content hashes to their digest; the
+verified-blob record (`verified`) spares re-hashing a file that has not changed since.
+
 Each `index.json` entry written here carries two annotations: the tag as
 `org.opencontainers.image.ref.name` (the convention of skopeo's `oci:DIR:TAG` and
 BuildKit), and the full reference as `io.containerd.image.name` (containerd, nerdctl).
@@ -20,7 +23,7 @@ import re
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from drivers.errors import InvalidInput, PortsideError, ProtocolError
 from drivers.manifest import (
@@ -30,6 +33,7 @@ from drivers.manifest import (
     OCI_MANIFEST,
     Descriptor,
 )
+from drivers.transfer.verified import VerifiedBlobs
 
 OCI_LAYOUT_FILE = "oci-layout"
 INDEX_FILE = "index.json"
@@ -61,16 +65,15 @@ def write_error(exc: OSError, what: str, where: Path) -> PortsideError:
     )
 
 
-def hash_file(path: Path, algorithm: str = "sha256") -> str:
-    """`alg:hex` of a file's content, read in chunks (hashlib releases the GIL on them)."""
+def hash_file(file: BinaryIO, algorithm: str = "sha256") -> str:
+    """`alg:hex` of an open file's content, read in chunks (hashlib releases the GIL on them)."""
     import hashlib
 
     digest = hashlib.new(algorithm)
     buffer = bytearray(HASH_CHUNK)
     view = memoryview(buffer)
-    with path.open("rb", buffering=0) as file:
-        while count := file.readinto(buffer):
-            digest.update(view[:count])
+    while count := file.readinto(buffer):
+        digest.update(view[:count])
     return f"{algorithm}:{digest.hexdigest()}"
 
 
@@ -80,12 +83,16 @@ class Layout:
     def __init__(self, root: Path) -> None:
         self.root = root
         self._verified: set[str] = set()  # digests checked or written during this run
+        self._record: VerifiedBlobs | None = None
 
     @classmethod
-    def create(cls, root: Path) -> Layout:
+    def create(cls, root: Path, *, remember: bool = False) -> Layout:
         """Open a layout for writing, making it when `root` is missing or an empty directory.
 
-        Anything else at `root` is bad input, and nothing is changed.
+        Anything else at `root` is bad input, and nothing is changed. With `remember`, the
+        blobs verified are remembered across runs (see `verified`), written down by
+        `save_verified()` or on leaving `with layout:`. A layout made afresh each time (an
+        archive's staging directory) has nothing worth remembering.
         """
         layout = cls(root)
         if root.exists() and not root.is_dir():
@@ -101,13 +108,15 @@ class Layout:
         if layout.is_layout():
             layout._check_version()
             layout._remove_stale_temp_files()
-            return layout
-        try:
-            (root / "blobs").mkdir(parents=True, exist_ok=True)
-            layout._replace(OCI_LAYOUT_FILE, json.dumps(_LAYOUT_DOC).encode())
-            layout._write_index({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": []})
-        except OSError as exc:
-            raise write_error(exc, "the layout", root) from None
+        else:
+            try:
+                (root / "blobs").mkdir(parents=True, exist_ok=True)
+                layout._replace(OCI_LAYOUT_FILE, json.dumps(_LAYOUT_DOC).encode())
+                layout._write_index({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": []})
+            except OSError as exc:
+                raise write_error(exc, "the layout", root) from None
+        if remember:
+            layout._record = VerifiedBlobs.load(root, layout._filesystem_now)
         return layout
 
     @classmethod
@@ -150,20 +159,28 @@ class Layout:
     def has_blob(self, digest: str, size: int | None = None) -> bool:
         """True when the blob is present and its content hashes to its digest.
 
-        A blob of the wrong size or content is treated as absent, to be fetched again.
+        A file the verified-blob record vouches for is not read again. A blob of the wrong
+        size or content is treated as absent, to be fetched again.
         """
         if digest in self._verified:
             return True
-        path = self.blob_path(digest)
+        record = self._record
         try:
-            if size is not None and path.stat().st_size != size:
-                return False
-            ok = hash_file(path, digest.partition(":")[0]) == digest
+            with self.blob_path(digest).open("rb", buffering=0) as file:
+                stat = os.fstat(file.fileno())  # before reading: what the hash vouches for
+                if size is not None and stat.st_size != size:
+                    return False
+                if record is None or not record.matches(digest, stat):
+                    if hash_file(file, digest.partition(":")[0]) != digest:
+                        if record is not None:
+                            record.forget(digest)
+                        return False
+                    if record is not None:
+                        record.hashed(digest, stat)
         except (OSError, ValueError):
             return False
-        if ok:
-            self._verified.add(digest)
-        return ok
+        self._verified.add(digest)
+        return True
 
     def temp_blob(self, digest: str) -> tuple[int, Path]:
         """A new temp file (fd, path) beside where `digest` will live."""
@@ -177,12 +194,46 @@ class Layout:
 
     def commit_blob(self, temp: Path, digest: str) -> None:
         """Move a verified temp file to its digest name."""
+        path = self.blob_path(digest)
         try:
             os.chmod(temp, 0o644)
-            os.replace(temp, self.blob_path(digest))
+            written = os.stat(temp)
+            os.replace(temp, path)
         except OSError as exc:
             raise write_error(exc, f"blob {digest}", self.root) from None
         self._verified.add(digest)
+        if self._record is not None:
+            with contextlib.suppress(OSError):
+                stat = os.stat(path)  # the rename moved its ctime
+                if (stat.st_dev, stat.st_ino) == (written.st_dev, written.st_ino):
+                    self._record.written(digest, stat)
+
+    def __enter__(self) -> Layout:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        """The end of a pull, even a failed one: what was verified stays verified."""
+        self.save_verified()
+
+    def save_verified(self) -> None:
+        """Write down the verified-blob record, once, at the end of a pull. Never fails."""
+        if self._record is not None:
+            self._record.save(self._current_stat)
+
+    def _current_stat(self, digest: str) -> os.stat_result | None:
+        try:
+            return os.stat(self.blob_path(digest))
+        except (OSError, ProtocolError):
+            return None
+
+    def _filesystem_now(self) -> int:
+        """The current time as this layout's filesystem stamps a file's ctime."""
+        fd, name = tempfile.mkstemp(prefix=TMP_PREFIX, dir=self.root)
+        try:
+            return os.fstat(fd).st_ctime_ns
+        finally:
+            os.close(fd)
+            os.unlink(name)
 
     def put_bytes(self, digest: str, data: bytes) -> None:
         """Store a small blob (a manifest or config) that is already in memory and verified."""
@@ -241,6 +292,7 @@ class Layout:
         reference name. Returns the references that lost their tag.
         """
         doc = self._read_index()
+        before = doc["manifests"]
         kept, untagged = [], []
         for entry in doc["manifests"]:
             notes = entry.get("annotations") if isinstance(entry, dict) else None
@@ -266,6 +318,8 @@ class Layout:
                 new["platform"]["variant"] = platform.variant
         new["annotations"] = {IMAGE_NAME: reference, **({REF_NAME: tag} if tag else {})}
         doc["manifests"] = [*kept, new]
+        if doc["manifests"] == before:
+            return untagged  # pulled again, unchanged: leave index.json as it is
         try:
             self._write_index(doc)
         except OSError as exc:

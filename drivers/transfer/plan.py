@@ -7,6 +7,7 @@ or a layout). With one platform, an index gives way to its matching child; with
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -53,6 +54,39 @@ class LayoutSource:
                 hint="the layout is corrupt; pull the image into it again",
             )
         return body
+
+
+@dataclass(frozen=True)
+class StoredFirst:
+    """A source read through a layout: what the layout already holds is not asked for again.
+
+    Manifests and configs are named by digest, so a stored copy whose content hashes to it
+    is the same bytes; one that does not (or none) is read from `source`. A tag is not
+    content-addressed, so the manifest a tag names always comes from the registry.
+    """
+
+    layout: Layout
+    source: ManifestSource
+
+    def manifest(self, descriptor: Descriptor) -> Manifest:
+        body = self._stored(descriptor.digest, descriptor.size)
+        if body is None:
+            return self.source.manifest(descriptor)
+        return Manifest(media_type_of(body, descriptor.media_type), descriptor.digest, body)
+
+    def small_blob(self, digest: str) -> bytes:
+        body = self._stored(digest)
+        return self.source.small_blob(digest) if body is None else body
+
+    def _stored(self, digest: str, size: int | None = None) -> bytes | None:
+        try:
+            with self.layout.blob_path(digest).open("rb") as file:
+                if size is not None and os.fstat(file.fileno()).st_size != size:
+                    return None  # not what the descriptor says: never read a layer whole
+                body = file.read()
+        except OSError:
+            return None
+        return body if sha256_digest(body) == digest else None
 
 
 @dataclass(frozen=True)

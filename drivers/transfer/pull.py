@@ -1,10 +1,12 @@
 """`portside pull`: images from registries into an OCI layout, an oci-archive or a
 docker-archive.
 
-Per image: the manifest is read and a plan made for the platform choice; the blobs are
-fetched in parallel (skipping those already in the layout whose digest checks out); the
-manifests are stored; `index.json` is updated last. Archives are built from a temporary
-layout beside the archive file, then renamed into place.
+Per image: the manifest the reference names is read from the registry (a tag may have
+moved), and a plan made for the platform choice, taking the manifests and configs it names
+by digest from the layout when it holds them; the blobs are fetched in parallel (skipping
+those already in the layout whose digest checks out, see `verified`); the manifests are
+stored; `index.json` is updated last (left alone when nothing in it changed). Archives are
+built from a temporary layout beside the archive file, then renamed into place.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from drivers.registries import RegistryOptions, client_for
 from drivers.transfer.events import BytesMoved, ImageDone, ImageStarted, Note, Progress, silent
 from drivers.transfer.fetch import BlobTask, Fetcher
 from drivers.transfer.layout import TMP_PREFIX, Layout, write_error
-from drivers.transfer.plan import RegistrySource, plan_image
+from drivers.transfer.plan import RegistrySource, StoredFirst, plan_image
 from drivers.transfer.platforms import PlatformChoice
 
 FORMATS = ("oci", "oci-archive", "docker-archive")
@@ -131,7 +133,7 @@ def pull(
         )
     target = Path(dest)
     if fmt == "oci":
-        return _pull_all(Layout.create(target), wanted, options, jobs, progress)
+        return _pull_all(Layout.create(target, remember=True), wanted, options, jobs, progress)
     if target.is_dir():
         raise InvalidInput(
             f"--dest {target} is a directory; --format {fmt} writes one archive file",
@@ -175,7 +177,7 @@ def _pull_all(
     progress: Progress,
 ) -> list[TransferResult]:
     clients = Clients(options)
-    with Fetcher(layout, jobs=jobs, progress=progress) as fetcher:
+    with layout, Fetcher(layout, jobs=jobs, progress=progress) as fetcher:
         return [
             pull_image(fetcher, clients, reference, choice, name=str(reference))
             for reference, choice in wanted
@@ -199,9 +201,8 @@ def pull_image(
     layout, progress = fetcher.layout, fetcher.progress
     client = clients(reference.registry)
     what = str(reference)
-    plan = plan_image(
-        RegistrySource(client, reference.path), get_top(client, reference), choice, what
-    )
+    source = StoredFirst(layout, RegistrySource(client, reference.path))
+    plan = plan_image(source, get_top(client, reference), choice, what)
     progress(ImageStarted(what, len(plan.blobs), plan.total_bytes))
     outcomes = fetcher.fetch_all(
         client, [BlobTask(what, reference.path, blob) for blob in plan.blobs]
