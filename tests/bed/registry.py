@@ -171,6 +171,9 @@ def _config(
         "log": {"level": "warn", "formatter": "text", "accesslog": {"disabled": True}},
         "storage": {
             "filesystem": {"rootdirectory": str(storage)},
+            # As in the stock config.yml distribution ships: blob descriptors are cached in
+            # memory instead of stat-ing storage on every manifest and blob request.
+            "cache": {"blobdescriptor": "inmemory"},
             "delete": {"enabled": delete_enabled},
             # The purger walks storage in the background; nothing here lives long enough.
             "maintenance": {"uploadpurging": {"enabled": False}},
