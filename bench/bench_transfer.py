@@ -259,5 +259,9 @@ def _copies(host: str) -> list[str]:
         f"  the same copy as a library call, without the CLI framework: {library:.3f} s "
         f"(ratio {library / theirs:4.2f})",
         f"start-up for scale: `portside --version` {startup:.3f} s; "
-        f"python importing the pull code (requests) {imports:.3f} s",
+        f"python importing the pull code {imports:.3f} s",
     ]
+
+
+if __name__ == "__main__":
+    print("\n".join(run()))
