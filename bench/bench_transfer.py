@@ -258,13 +258,16 @@ def _copies(host: str) -> list[str]:
     imports = _median(
         [_timed([sys.executable, "-c", "import drivers.transfer.pull"])[0] for _ in range(RUNS)]
     )
+    # The floor for any Python client: the interpreter plus the standard library's HTTP.
+    floor = _median([_timed([sys.executable, "-c", "import http.client"])[0] for _ in range(RUNS)])
     return [
         f"copy 4 x 20 MiB, same registry  portside {ours:6.3f} s  skopeo {theirs:6.3f} s  "
         f"ratio {ours / theirs:4.2f} (target <= 0.5: {_verdict(ours / theirs, 0.5)})",
         f"  the same copy as a library call, without the CLI framework: {library:.3f} s "
         f"(ratio {library / theirs:4.2f})",
         f"start-up for scale: `portside --version` {startup:.3f} s; "
-        f"python importing the pull code {imports:.3f} s",
+        f"python importing the pull code {imports:.3f} s; "
+        f"python importing only http.client {floor:.3f} s ({floor / theirs:.2f} x skopeo's copy)",
     ]
 
 
