@@ -1,19 +1,16 @@
-"""The options of `portside ci-env`, written down once, and a lean parser for them.
+"""The table of `portside ci-env`: its options, written down once, and what they parse into.
 
-`OPTIONS` is the one source of truth: the typer command (`ci_env.commands.cienv`) is generated
-from it, and so is `parse_lean`, which the entry point uses for `portside ci-env ...` so that
-the command starts without importing typer (issue 3 "Speed"; see docs/benchmarks.md).
-
-`parse_lean` only handles what it understands exactly as click would. For anything else
-(`--help`, an unknown option, a missing value, an environment value it cannot read) it returns
-None and the caller runs the typer app, which gives the usual help text and usage errors.
+The typer command (`ci_env.commands.cienv`) and the lean parser the entry point uses (so that
+`portside ci-env` starts without importing typer: issue 3 "Speed") are both generated from
+`CI_ENV` by `ci_env.lean`; see that module for when the lean parser hands over to click.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 from typing import NamedTuple
+
+from ci_env.lean import CommandSpec, OptionSpec, argument, parse
 
 PLATFORM_CHOICES = ("gitlab", "github")
 SHELL_CHOICES = ("sh", "fish", "powershell")
@@ -36,20 +33,6 @@ class CiEnvArgs(NamedTuple):
     docker_config: str | None = None
     repo_github_token: str | None = None
     insecure_registry: tuple[str, ...] = ()
-
-
-class OptionSpec(NamedTuple):
-    """One option. `kind`: `flag` (on only), `switch` (`--x/--no-x`), `value`, `values`
-    (repeatable; its env twin is split on whitespace)."""
-
-    name: str
-    flags: tuple[str, ...]
-    envvar: str
-    help: str
-    kind: str = "value"
-    off_flags: tuple[str, ...] = ()
-    choices: tuple[str, ...] = ()
-    metavar: str = ""
 
 
 OPTIONS: tuple[OptionSpec, ...] = (
@@ -137,101 +120,36 @@ OPTIONS: tuple[OptionSpec, ...] = (
     ),
 )
 
-# What click's boolean type accepts from an environment variable. Anything else goes to click,
-# which reports it as a usage error.
-_TRUE = frozenset({"1", "true", "t", "yes", "y", "on"})
-_FALSE = frozenset({"0", "false", "f", "no", "n", "off"})
-_DEFAULTS = CiEnvArgs._field_defaults
+
+def _run(args: CiEnvArgs) -> None:
+    # Imported per call: ci_env.cienv imports this module, and tests replace its `run`.
+    from ci_env.cienv import run
+
+    run(args)
 
 
-class _NotLean(Exception):
-    """The arguments need the full parser (help, an error, something unusual)."""
+CI_ENV = CommandSpec(
+    name="ci-env",
+    doc="""Give this CI job its own Docker config, and print the exports that use it.
 
-
-def _by_flag() -> dict[str, tuple[OptionSpec, bool]]:
-    table: dict[str, tuple[OptionSpec, bool]] = {}
-    for spec in OPTIONS:
-        for flag in spec.flags:
-            table[flag] = (spec, True)
-        for flag in spec.off_flags:
-            table[flag] = (spec, False)
-    return table
-
-
-def _bool_from_env(text: str) -> bool:
-    lowered = text.strip().lower()
-    if lowered in _TRUE:
-        return True
-    if lowered in _FALSE:
-        return False
-    raise _NotLean
-
-
-def _check_choice(spec: OptionSpec, value: str) -> str:
-    if spec.choices and value not in spec.choices:
-        raise _NotLean
-    return value
-
-
-def _parse(argv: Sequence[str], environ: Mapping[str, str]) -> CiEnvArgs:
-    table = _by_flag()
-    given: dict[str, object] = {}
-    positional: list[str] = []
-    tokens = list(argv)
-    i = 0
-    while i < len(tokens):
-        token = tokens[i]
-        i += 1
-        if token == "--":
-            positional.extend(tokens[i:])
-            break
-        if not token.startswith("-") or token == "-":
-            positional.append(token)
-            continue
-        name, eq, inline = token.partition("=") if token.startswith("--") else (token, "", "")
-        if name not in table and len(token) > 2 and token[:2] in table and token[1] != "-":
-            name, eq, inline = token[:2], "=", token[2:]  # -oFILE
-        if name not in table:
-            raise _NotLean  # --help, -h, unknown options: click answers those
-        spec, on = table[name]
-        if spec.kind in ("flag", "switch"):
-            if eq:
-                raise _NotLean
-            given[spec.name] = on
-            continue
-        if not eq:
-            if i >= len(tokens):
-                raise _NotLean
-            inline = tokens[i]
-            i += 1
-        if spec.kind == "values":
-            given[spec.name] = (*given.get(spec.name, ()), inline)  # type: ignore[misc]
-        else:
-            given[spec.name] = _check_choice(spec, inline)
-    if len(positional) > 1:
-        raise _NotLean
-    if positional:
-        given["platform"] = _check_choice(
-            OptionSpec("platform", (), "", "", choices=PLATFORM_CHOICES), positional[0]
-        )
-    for spec in OPTIONS:
-        if spec.name in given:
-            continue
-        text = environ.get(spec.envvar)
-        if not text:
-            continue  # click, too, treats an empty variable as unset
-        if spec.kind in ("flag", "switch"):
-            given[spec.name] = _bool_from_env(text)
-        elif spec.kind == "values":
-            given[spec.name] = tuple(text.split())
-        else:
-            given[spec.name] = _check_choice(spec, text)
-    return CiEnvArgs(**{**_DEFAULTS, **given})  # type: ignore[arg-type]
+GitLab: eval "$(portside ci-env gitlab)" in before_script, and
+portside ci-env --cleanup in after_script. GitHub Actions: portside ci-env github
+(also writes $GITHUB_ENV). See docs/ci-env.md.
+""",
+    arguments=(
+        argument(
+            "platform",
+            "gitlab or github; detected from GITLAB_CI / GITHUB_ACTIONS.",
+            required=False,
+            choices=PLATFORM_CHOICES,
+        ),
+    ),
+    options=OPTIONS,
+    args=CiEnvArgs,
+    run=_run,
+)
 
 
 def parse_lean(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> CiEnvArgs | None:
     """`CiEnvArgs` for the arguments after `ci-env`, or None when click must parse them."""
-    try:
-        return _parse(argv, os.environ if environ is None else environ)
-    except _NotLean:
-        return None
+    return parse(CI_ENV, argv, environ)

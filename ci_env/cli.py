@@ -5,15 +5,19 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import TYPE_CHECKING
 
 from ci_env.errors import exit_code_for, format_error
+
+if TYPE_CHECKING:
+    from ci_env.lean import CommandSpec
 
 
 def _command():
     """The click command of the typer app, with every command module registered.
 
-    Imported here rather than at module level so that `portside ci-env` can run without typer
-    (see `_lean_ci_env`). Register a command module with ONE import line in this block.
+    Imported here rather than at module level so that the commands with a lean path run
+    without typer (see `_lean`). Register a command module with ONE import line in this block.
     """
     import typer
 
@@ -26,19 +30,32 @@ def _command():
     return typer.main.get_command(app)
 
 
-def _lean_ci_env(args: list[str]) -> bool:
-    """Run `portside ci-env ...` without building the typer app, when the lean parser (generated
-    from the same option table) understands the arguments; False when click must parse them."""
-    if args[:1] != ["ci-env"]:
-        return False
-    from ci_env.cienv_options import parse_lean
+def _lean_command(name: str) -> CommandSpec | None:
+    """The `ci_env.lean` table of a command that can run without typer, else None."""
+    if name == "ci-env":
+        from ci_env.cienv_options import CI_ENV
 
-    parsed = parse_lean(args[1:])
+        return CI_ENV
+    if name in ("pull", "copy"):
+        from ci_env.transfer import COPY, PULL
+
+        return PULL if name == "pull" else COPY
+    return None
+
+
+def _lean(args: list[str]) -> bool:
+    """Run `portside ci-env|pull|copy ...` without building the typer app, when the lean
+    parser (generated from the same table as the typer command) understands the arguments;
+    False when click must parse them."""
+    command = _lean_command(args[0]) if args else None
+    if command is None:
+        return False
+    from ci_env.lean import parse
+
+    parsed = parse(command, args[1:])
     if parsed is None:
         return False
-    from ci_env.cienv import run
-
-    run(parsed)
+    command.run(parsed)
     return True
 
 
@@ -48,7 +65,7 @@ def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     debug = debug or "--debug" in args
     try:
-        if not debug and _lean_ci_env(args):
+        if not debug and _lean(args):
             sys.exit(0)
         command = _command()
         # Standalone mode lets click report its own usage errors (exit 2) and handle

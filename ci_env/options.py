@@ -1,50 +1,44 @@
 """Options shared by the registry commands, and the `RegistryOptions` they build.
 
-Every option has an environment twin, `PORTSIDE_<OPTION>`; the option wins.
+Every option has an environment twin, `PORTSIDE_<OPTION>`; the option wins. The options are
+`ci_env.lean` tables, so that `pull` and `copy` can parse them without typer; the typer
+annotations of the commands written by hand are in `ci_env.commands.shared`.
 """
 
 from __future__ import annotations
 
 import os
-from typing import Annotated
+from collections.abc import Iterable
 
-import typer
+from ci_env.lean import OptionSpec
 
-DockerConfigOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--docker-config",
-        envvar="PORTSIDE_DOCKER_CONFIG",
-        help="Docker config directory (else $DOCKER_CONFIG, else ~/.docker).",
-        show_default=False,
-    ),
-]
-InsecureOpt = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--insecure-registry",
-        envvar="PORTSIDE_INSECURE_REGISTRY",
-        help="Allow plain HTTP and unverified TLS for this host (repeatable). "
-        "Loopback hosts are always allowed plain HTTP.",
-        show_default=False,
-    ),
-]
-ImplementationOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--repo-container-registry",
-        envvar="PORTSIDE_REPO_CONTAINER_REGISTRY",
-        help="Force the registry implementation (see `portside registries`).",
-        show_default=False,
-    ),
-]
-JsonOpt = Annotated[
-    bool, typer.Option("--json", envvar="PORTSIDE_JSON", help="Machine-readable output.")
-]
+DOCKER_CONFIG = OptionSpec(
+    "docker_config",
+    ("--docker-config",),
+    "PORTSIDE_DOCKER_CONFIG",
+    "Docker config directory (else $DOCKER_CONFIG, else ~/.docker).",
+)
+INSECURE_REGISTRY = OptionSpec(
+    "insecure_registry",
+    ("--insecure-registry",),
+    "PORTSIDE_INSECURE_REGISTRY",
+    "Allow plain HTTP and unverified TLS for this host (repeatable). "
+    "Loopback hosts are always allowed plain HTTP.",
+    kind="values",
+)
+IMPLEMENTATION = OptionSpec(
+    "repo_container_registry",
+    ("--repo-container-registry",),
+    "PORTSIDE_REPO_CONTAINER_REGISTRY",
+    "Force the registry implementation (see `portside registries`).",
+)
+JSON = OptionSpec(
+    "json_output", ("--json",), "PORTSIDE_JSON", "Machine-readable output.", kind="flag"
+)
 
 
 def registry_options(
-    docker_config: str | None, insecure: list[str] | None, implementation: str | None
+    docker_config: str | None, insecure: Iterable[str] | None, implementation: str | None
 ):
     """The `RegistryOptions` for what the user passed; an unknown implementation is bad input."""
     from drivers.registries import RegistryOptions

@@ -1,9 +1,13 @@
-"""Run the portside CLI in-process, as a user would, and capture what it prints."""
+"""Run the portside CLI as a user would, in-process or in a fresh interpreter, and capture what
+it prints."""
 
 from __future__ import annotations
 
+import ast
 import io
+import subprocess
 import sys
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import pytest
@@ -36,3 +40,29 @@ def run_cli(capsys: pytest.CaptureFixture[str], *args: str, stdin: str = "") -> 
         sys.stdin = old_stdin
     captured = capsys.readouterr()
     return Result(code, captured.out, captured.err)
+
+
+def run_cli_listing_modules(
+    args: Sequence[str], *, env: Mapping[str, str], roots: Sequence[str]
+) -> tuple[Result, list[str]]:
+    """`portside ARGS...` in a fresh interpreter, and the modules it had loaded when it exited
+    that are, or are under, one of `roots` (`ssl`, `http.client`): what start-up paid for."""
+    code = (
+        "import atexit, sys\n"
+        f"roots = {tuple(roots)!r}\n"
+        "atexit.register(lambda: sys.stderr.write('\\nloaded: ' + repr(sorted(\n"
+        "    m for m in sys.modules if any(m == r or m.startswith(r + '.') for r in roots)))))\n"
+        "from ci_env.cli import main\n"
+        "main(sys.argv[1:])\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, *args],
+        env=dict(env),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    err, marker, loaded = done.stderr.rpartition("\nloaded: ")
+    assert marker, f"the CLI did not exit normally: {done.stderr}"
+    return Result(done.returncode, done.stdout, err), ast.literal_eval(loaded)

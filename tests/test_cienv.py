@@ -26,7 +26,7 @@ from tests.cienv_support import (
     clean_environ,
     exported_values,
 )
-from tests.cli import Result, run_cli
+from tests.cli import Result, run_cli, run_cli_listing_modules
 
 
 def ci_env(capsys, ci: CiSetup, *args: str) -> Result:
@@ -251,25 +251,14 @@ def test_without_verify_there_is_no_network_io(ci, tmp_path):
         **{**GITLAB_JOB, "CI_REGISTRY": closed, "CI_REGISTRY_IMAGE": f"{closed}/group/app"},
         DOCKER_CONFIG=str(ci.source),
     )
-    code = (
-        "import sys\nfrom ci_env.cli import main\n"
-        "try:\n    main(['ci-env', '--tmp-dir', sys.argv[1]])\n"
-        "except SystemExit as e:\n    assert e.code == 0, e.code\n"
-        "heavy = ('requests', 'urllib3', 'socket', 'ssl', 'http.client', 'typer', 'click', 'rich',"
-        " 'boto3', 'botocore', 'gitlab', 'github', 'azure', 'subprocess')\n"
-        "sys.stderr.write(repr(sorted(m for m in sys.modules if m.split('.')[0] in heavy)))\n"
+    heavy = ["requests", "urllib3", "socket", "ssl", "http.client", "typer", "click", "rich"]
+    heavy += ["boto3", "botocore", "gitlab", "github", "azure", "subprocess"]
+    result, loaded = run_cli_listing_modules(
+        ["ci-env", "--tmp-dir", str(ci.tmp)], env=env, roots=heavy
     )
-    result = subprocess.run(
-        [str(Path(PORTSIDE).parent / "python"), "-c", code, str(ci.tmp)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    assert result.stderr.endswith("[]"), result.stderr
-    assert exported_values(result.stdout.encode())["PORTSIDE_REPO"] == f"{closed}/group/app"
+    assert result.code == 0, result.err
+    assert loaded == [], loaded
+    assert exported_values(result.out.encode())["PORTSIDE_REPO"] == f"{closed}/group/app"
 
 
 # -- exports -------------------------------------------------------------------------------

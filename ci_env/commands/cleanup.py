@@ -7,13 +7,13 @@ from typing import Annotated
 import typer
 
 from ci_env.app import app
-from ci_env.options import (
+from ci_env.commands.shared import (
     DockerConfigOpt,
     ImplementationOpt,
     InsecureOpt,
     JsonOpt,
-    registry_options,
 )
+from ci_env.options import registry_options
 
 
 def _opt(name: str, help: str, **kw) -> typer.models.OptionInfo:

@@ -9,13 +9,13 @@ import typer
 
 from ci_env import output
 from ci_env.app import app
-from ci_env.options import (
+from ci_env.commands.shared import (
     DockerConfigOpt,
     ImplementationOpt,
     InsecureOpt,
     JsonOpt,
-    registry_options,
 )
+from ci_env.options import registry_options
 
 
 @app.command()
