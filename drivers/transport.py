@@ -403,6 +403,7 @@ class Transport:
 
     def _parse_token_answer(self, response: Response, realm: str) -> _Token:
         if response.status_code in (401, 403):
+            response.close()  # hand the connection back rather than abandon it
             raise self.refused(response.status_code)
         if response.status_code != 200:
             raise error_for_status(

@@ -7,12 +7,13 @@ It stands in for the odd behaviours a real registry cannot be made to show on de
 from __future__ import annotations
 
 import ssl
-import sys
 import threading
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+from tests.bed.quietserver import QuietHTTPServer
 
 
 @dataclass
@@ -30,16 +31,6 @@ class Seen:
     headers: dict[str, str]
     body: bytes
     client_port: int = 0  # tells the client's connections apart
-
-
-class _QuietServer(ThreadingHTTPServer):
-    """Clients that hang up or speak TLS to a plain port (portside's scheme probe) are
-    normal here; socketserver would print their tracebacks into the captured stderr."""
-
-    def handle_error(self, request: object, client_address: object) -> None:
-        if isinstance(sys.exc_info()[1], (ConnectionError, ssl.SSLError, TimeoutError)):
-            return
-        super().handle_error(request, client_address)  # type: ignore[arg-type]
 
 
 class ScriptedServer:
@@ -87,7 +78,7 @@ class ScriptedServer:
 
             do_GET = do_HEAD = do_PUT = do_POST = do_PATCH = do_DELETE = _handle
 
-        self.httpd = _QuietServer(("127.0.0.1", 0), Handler)
+        self.httpd = QuietHTTPServer(("127.0.0.1", 0), Handler)
         if tls_context is not None:
             self.httpd.socket = tls_context.wrap_socket(self.httpd.socket, server_side=True)
         self.host = f"127.0.0.1:{self.httpd.server_address[1]}"

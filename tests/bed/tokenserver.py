@@ -24,7 +24,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import parse_qs, urlsplit
@@ -34,6 +34,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
+
+from tests.bed.quietserver import QuietHTTPServer
 
 TokenField = Literal["both", "token", "access_token"]
 
@@ -150,7 +152,7 @@ class TokenServer:
         self._refresh_tokens: dict[str, str] = {}
         self._key, self.certificate = _new_key() if fresh_key else _shared_key()
         self.kid = libtrust_kid(self._key.public_key())
-        self._server: ThreadingHTTPServer | None = None
+        self._server: QuietHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -158,8 +160,7 @@ class TokenServer:
     def start(self) -> TokenServer:
         if self._server is not None:
             return self
-        server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
-        server.daemon_threads = True
+        server = QuietHTTPServer(("127.0.0.1", 0), _handler_for(self))
         self._server = server
         self._thread = threading.Thread(
             target=server.serve_forever, args=(0.05,), name="token-server", daemon=True
