@@ -6,4 +6,6 @@ bootstrapper. Imports flow one way: ci_env -> integrations -> drivers.
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from drivers import __version__
+
+__all__ = ["__version__"]

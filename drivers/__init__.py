@@ -3,6 +3,7 @@
 Layers, bottom up (each imports only from the ones above it in this list):
 
     errors        the error tree
+    httpclient    HTTP/1.1 on http.client: pooled connections, proxies, CA bundles
     reference     parse and normalise image references (pure, no I/O)
     dockerconfig  read and write Docker's config.json (the one place that does)
     credentials   credential sources: explicit, Docker config (credHelpers, credsStore, auths)
@@ -12,3 +13,9 @@ Layers, bottom up (each imports only from the ones above it in this list):
     registries    the table of implementations and their detection
     default, ...  one module per implementation
 """
+
+from __future__ import annotations
+
+# The project's version, read by hatch (pyproject.toml) and shown by `portside --version`.
+# It lives here, at the bottom of the import graph, so the User-Agent needs no metadata lookup.
+__version__ = "0.1.0"

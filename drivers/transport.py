@@ -62,12 +62,9 @@ def repository_scope(path: str, *actions: str) -> str:
 
 
 def user_agent() -> str:
-    try:
-        from importlib.metadata import version
+    from drivers import __version__
 
-        return f"portside/{version('portside')}"
-    except Exception:  # not installed as a distribution (running from a source tree)
-        return "portside/dev"
+    return f"portside/{__version__}"
 
 
 @dataclass(frozen=True)
