@@ -3,10 +3,11 @@
 Layers, bottom up (each imports only from the ones above it in this list):
 
     errors        the error tree
-    httpclient    HTTP/1.1 on http.client: pooled connections, proxies, CA bundles
     reference     parse and normalise image references (pure, no I/O)
     dockerconfig  read and write Docker's config.json (the one place that does)
     credentials   credential sources: explicit, Docker config (credHelpers, credsStore, auths)
+    tlsconfig     SSL contexts: CA bundles, per-registry certs.d (CAs, client certificates)
+    httpclient    HTTP/1.1 on http.client: pooled connections, proxies
     transport     HTTP: auth challenges, token cache, retries, TLS and redirect rules
     distribution  the OCI distribution API on top of a transport
     contract      the driver Protocol and capability protocols

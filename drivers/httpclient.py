@@ -18,10 +18,8 @@ What it does that `http.client` alone does not:
   (`HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY`, `NO_PROXY`, upper or lower case). HTTPS goes
   through a `CONNECT` tunnel. Loopback hosts never use a proxy, as in Go's
   `ProxyFromEnvironment`, which docker and skopeo use.
-* **TLS.** Verified against the system CA store; `REQUESTS_CA_BUNDLE` or `CURL_CA_BUNDLE`
-  name a bundle instead (the variables users of requests and curl already set), and
-  `SSL_CERT_FILE` / `SSL_CERT_DIR` work as OpenSSL defines them. Where the system store is
-  empty (a slim container without ca-certificates), certifi's bundle is used if installed.
+* **TLS** settings per registry host come from `drivers.tlsconfig`: CA bundles, and the
+  `certs.d` directories docker, podman and skopeo read.
 """
 
 from __future__ import annotations
@@ -38,6 +36,7 @@ from urllib.parse import unquote, urlsplit
 
 from drivers.errors import InvalidInput
 from drivers.reference import is_loopback, split_host_port
+from drivers.tlsconfig import tls_context
 
 _MAX_IDLE = 32  # idle connections kept per (scheme, host, port); parallel jobs top out at 64
 _DRAIN_LIMIT = 64 << 10  # a small unread body is drained so its connection can be reused
@@ -128,59 +127,6 @@ def _in_network(host: str, cidr: str) -> bool:
         return ipaddress.ip_address(host) in ipaddress.ip_network(cidr, strict=False)
     except ValueError:
         return False
-
-
-# -- TLS ----------------------------------------------------------------------------------
-
-_contexts: dict[tuple[bool, str], Any] = {}
-_contexts_lock = threading.Lock()
-
-
-def _ca_bundle() -> str:
-    return os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or ""
-
-
-def tls_context(verify: bool) -> Any:
-    """The SSLContext to use: verifying (built once per CA bundle setting, as loading the CA
-    store is slow) or not (for --insecure-registry hosts)."""
-    key = (verify, _ca_bundle() if verify else "")
-    with _contexts_lock:
-        if key not in _contexts:
-            _contexts[key] = _verifying_context(key[1]) if verify else _unverified_context()
-        return _contexts[key]
-
-
-def _unverified_context() -> Any:
-    import ssl
-
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
-    return context
-
-
-def _verifying_context(bundle: str) -> Any:
-    import ssl
-
-    if bundle:
-        try:
-            if os.path.isdir(bundle):
-                return ssl.create_default_context(capath=bundle)
-            return ssl.create_default_context(cafile=bundle)
-        except (OSError, ssl.SSLError) as exc:
-            raise InvalidInput(
-                f"cannot load the CA bundle {bundle}: {exc.strerror or exc}",
-                hint="point REQUESTS_CA_BUNDLE (or CURL_CA_BUNDLE) at a PEM file of certificates",
-            ) from None
-    context = ssl.create_default_context()
-    if not context.cert_store_stats()["x509_ca"] and not os.environ.get("SSL_CERT_DIR"):
-        try:
-            import certifi
-
-            context.load_verify_locations(cafile=certifi.where())
-        except ImportError:
-            pass
-    return context
 
 
 # -- responses ----------------------------------------------------------------------------
@@ -347,7 +293,7 @@ class HTTPClient:
             if proxy is not None:
                 host, port = proxy.host, proxy.port
             return http.client.HTTPConnection(host, port, timeout=self.timeout, blocksize=_BLOCK)
-        context = context or tls_context(self.verify)
+        context = context or tls_context(self.verify, _host_port(host, port))
         if proxy is None:
             return http.client.HTTPSConnection(
                 host, port, timeout=self.timeout, context=context, blocksize=_BLOCK
@@ -381,7 +327,9 @@ class HTTPClient:
         host, port = split_host_port(host_port)
         port = port or 443
         proxy = self.proxies.for_url("https", host, port)
-        conn = self.connect("https", host, port, proxy, context=tls_context(False))
+        conn = self.connect(
+            "https", host, port, proxy, context=tls_context(False, _host_port(host, port))
+        )
         conn.timeout = min(self.timeout, 10)
         try:
             conn.connect()
@@ -390,6 +338,11 @@ class HTTPClient:
             return False
         finally:
             conn.close()
+
+
+def _host_port(host: str, port: int) -> str:
+    name = f"[{host}]" if ":" in host else host
+    return name if port == 443 else f"{name}:{port}"
 
 
 def _still_open(conn: http.client.HTTPConnection) -> bool:

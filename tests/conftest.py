@@ -53,6 +53,8 @@ def portside_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     directory = tmp_path_factory.mktemp("portside-cache")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("PORTSIDE_CACHE_DIR", str(directory))
+        # Nor the machine's /etc/docker/certs.d: a test that wants one sets its own.
+        patch.setenv("PORTSIDE_CERTS_D", "")
         yield directory
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import gzip
+import ssl
 
 import pytest
 
@@ -203,3 +204,72 @@ def test_an_unreadable_ca_bundle_is_bad_input(tls_server, monkeypatch, tmp_path,
     with pytest.raises(InvalidInput) as err:
         Transport(tls_server.host).request("GET", "/v2/")
     assert "missing.pem" in str(err.value)
+
+
+# -- certs.d ------------------------------------------------------------------------------
+
+
+def _certs_d(root, host: str, **files) -> None:
+    directory = root / host
+    directory.mkdir(parents=True)
+    for name, source in files.items():
+        (directory / name.replace("_", ".")).write_bytes(source.read_bytes())
+
+
+def test_a_ca_in_certs_d_is_trusted_for_that_registry_only(
+    tls_server, monkeypatch, tmp_path, no_proxy_env
+):
+    root = tmp_path / "certs.d"
+    _certs_d(root, tls_server.host, ca_crt=tls_server.cert)
+    monkeypatch.setenv("PORTSIDE_CERTS_D", f"{tmp_path / 'missing'}:{root}")
+    transport = Transport(tls_server.host)  # verifying: no --insecure-registry
+    assert _get(transport) == 200
+    assert transport.base_url.startswith("https://")
+    monkeypatch.setenv("PORTSIDE_CERTS_D", str(tmp_path / "missing"))
+    with pytest.raises(TLSError):
+        Transport(tls_server.host, retry=_no_retry()).request("GET", "/v2/")
+
+
+@pytest.fixture
+def mtls_server(tmp_path):
+    """An HTTPS server that requires a client certificate (its own self-signed one)."""
+    from tests.bed.tls import self_signed
+
+    (tmp_path / "server").mkdir()
+    (tmp_path / "client").mkdir()
+    cert, key = self_signed(tmp_path / "server", "127.0.0.1")
+    client_cert, client_key = self_signed(tmp_path / "client", "127.0.0.1")
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    context.verify_mode = ssl.CERT_REQUIRED
+    context.load_verify_locations(cafile=str(client_cert))
+    with ScriptedServer(tls_context=context) as server:
+        server.always("/v2/", Answer(200, b"{}"))
+        server.files = (cert, client_cert, client_key)  # type: ignore[attr-defined]
+        yield server
+
+
+def test_a_client_certificate_in_certs_d_answers_mutual_tls(
+    mtls_server, monkeypatch, tmp_path, no_proxy_env
+):
+    cert, client_cert, client_key = mtls_server.files
+    root = tmp_path / "certs.d"
+    _certs_d(root, mtls_server.host, ca_crt=cert, client_cert=client_cert, client_key=client_key)
+    monkeypatch.setenv("PORTSIDE_CERTS_D", str(root))
+    assert _get(Transport(mtls_server.host)) == 200
+
+    (root / mtls_server.host / "client.cert").unlink()
+    (root / mtls_server.host / "client.key").unlink()
+    with pytest.raises((TLSError, Unreachable)):
+        Transport(mtls_server.host, retry=_no_retry()).request("GET", "/v2/")
+
+
+def test_a_client_certificate_without_its_key_is_bad_input(
+    tls_server, monkeypatch, tmp_path, no_proxy_env
+):
+    root = tmp_path / "certs.d"
+    _certs_d(root, tls_server.host, client_cert=tls_server.cert)
+    monkeypatch.setenv("PORTSIDE_CERTS_D", str(root))
+    with pytest.raises(InvalidInput) as err:
+        Transport(tls_server.host).request("GET", "/v2/")
+    assert "client.cert" in str(err.value) and "client.key" in str(err.value)
