@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import base64
 import http.client
+import logging
 import os
 import select
 import threading
@@ -34,9 +35,11 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, NamedTuple
 from urllib.parse import unquote, urlsplit
 
-from drivers.errors import InvalidInput
+from drivers.errors import InvalidInput, redact_url
 from drivers.reference import is_loopback, split_host_port
 from drivers.tlsconfig import tls_context
+
+log = logging.getLogger("portside.http")
 
 _MAX_IDLE = 32  # idle connections kept per (scheme, host, port); parallel jobs top out at 64
 _DRAIN_LIMIT = 64 << 10  # a small unread body is drained so its connection can be reused
@@ -271,6 +274,10 @@ class HTTPClient:
             except BaseException:
                 conn.close()
                 raise
+            if log.isEnabledFor(logging.DEBUG):  # --debug: one line per exchange, redacted
+                via = f" via {proxy.host}:{proxy.port}" if proxy else ""
+                how = "reused connection" if reused else "new connection"
+                log.debug("%s %s -> %d (%s%s)", method, redact_url(url), raw.status, how, via)
             return Response(raw, method, url, lambda ok, c=conn: self._release(key, c, ok))
 
     def _connection(

@@ -248,3 +248,25 @@ def test_docker_config_option_beats_env(capsys, docker_config, tmp_path, registr
     assert run_cli(capsys, "tags", repo).code == 3
     result = run_cli(capsys, "tags", "--docker-config", str(other), repo)
     assert result.code == 1 and "not found" in result.err  # authenticated; repo absent
+
+
+def test_debug_logs_each_http_exchange_without_secrets(docker_config, registry_htpasswd):
+    import subprocess
+    import sys
+
+    auth = _b64(f"{CANARY_USER}:{CANARY_PASSWORD}")
+    _write_config(docker_config, {"auths": {registry_htpasswd.host: {"auth": auth}}})
+    done = subprocess.run(
+        [sys.executable, "-m", "ci_env", "--debug", "tags", f"{registry_htpasswd.host}/none/such"],
+        env={**os.environ, "DOCKER_CONFIG": str(docker_config)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    url = f"http://{registry_htpasswd.host}/v2/none/such/tags/list"
+    assert f"portside.http: GET {url}?n=1000 -> 401 (" in done.stderr
+    assert f"portside.http: GET {url}?n=1000 -> 404 (reused connection)" in done.stderr
+    assert done.returncode == 1, done.stderr
+    assert CANARY_PASSWORD not in done.stdout + done.stderr
+    assert auth not in done.stdout + done.stderr
