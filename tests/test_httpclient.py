@@ -273,3 +273,10 @@ def test_a_client_certificate_without_its_key_is_bad_input(
     with pytest.raises(InvalidInput) as err:
         Transport(tls_server.host).request("GET", "/v2/")
     assert "client.cert" in str(err.value) and "client.key" in str(err.value)
+
+
+def test_tls_connections_are_reused_too(tls_server, no_proxy_env):
+    transport = Transport(tls_server.host, insecure=True)
+    assert [_get(transport) for _ in range(5)] == [200] * 5
+    ports = {seen.client_port for seen in tls_server.requests_to("/v2/")}
+    assert len(ports) == 1, "five sequential HTTPS requests should share one TLS connection"
