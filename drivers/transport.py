@@ -481,6 +481,9 @@ def not_a_registry(response: Response) -> NotARegistry:
 def _short_reason(exc: BaseException) -> str:
     """A one-line reason for a low-level network failure, without URLs or secrets."""
     text = str(exc)
+    if text.startswith("Tunnel connection failed:"):  # http.client: the proxy said no
+        status = text.partition(":")[2].strip()[:60]
+        return f"the proxy refused the tunnel ({status}); check HTTPS_PROXY and its credentials"
     for marker in ("CERTIFICATE_VERIFY_FAILED", "WRONG_VERSION_NUMBER", "hostname mismatch"):
         if marker in text:
             return {

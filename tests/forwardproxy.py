@@ -23,7 +23,8 @@ class ProxySeen:
 
 
 class ForwardProxy:
-    def __init__(self, upstream: str) -> None:
+    def __init__(self, upstream: str, *, require: str | None = None) -> None:
+        """`require`: the Proxy-Authorization value to insist on (407 otherwise)."""
         host, _, port = upstream.rpartition(":")
         self.upstream = (host, int(port))
         self.seen: list[ProxySeen] = []
@@ -46,6 +47,12 @@ class ForwardProxy:
                     elif name.lower() != "connection":
                         headers.append(header)
                 proxy.seen.append(ProxySeen(method, target, authorization))
+                if require is not None and authorization != require:
+                    self.wfile.write(
+                        b"HTTP/1.1 407 Proxy Authentication Required\r\n"
+                        b'Proxy-Authenticate: Basic realm="test"\r\nContent-Length: 0\r\n\r\n'
+                    )
+                    return
                 upstream = socket.create_connection(proxy.upstream, timeout=10)
                 with upstream:
                     if method == "CONNECT":

@@ -280,3 +280,17 @@ def test_tls_connections_are_reused_too(tls_server, no_proxy_env):
     assert [_get(transport) for _ in range(5)] == [200] * 5
     ports = {seen.client_port for seen in tls_server.requests_to("/v2/")}
     assert len(ports) == 1, "five sequential HTTPS requests should share one TLS connection"
+
+
+def test_a_proxy_that_refuses_the_tunnel_is_named_without_the_password(tls_server, monkeypatch):
+    with ForwardProxy(tls_server.host, require="Basic right") as proxy:
+        monkeypatch.setenv("HTTPS_PROXY", proxy.url.replace("http://", f"http://me:{CANARY}@"))
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        monkeypatch.delenv("no_proxy", raising=False)
+        transport = Transport("registry.example.test:8443", retry=_no_retry())
+        with pytest.raises(Unreachable) as err:
+            transport.request("GET", "/v2/")
+    message = str(err.value)
+    assert "the proxy refused the tunnel (407 Proxy Authentication Required)" in message
+    assert "HTTPS_PROXY" in message
+    assert CANARY not in f"{message} {err.value.hint} {err.value.url}"
