@@ -26,7 +26,13 @@ class Implementation:
     detected_from: str  # what the host name (or ping) must look like, for humans
     deletes_by: str  # how a tag is deleted, for humans
     host_pattern: re.Pattern[str] | None = None
-    native: bool = False  # True once the native driver exists; else reads use `default`
+    # "module:Class" of the native driver, imported only when used (drivers load SDKs such as
+    # boto3). None until the native driver lands: then `default` serves the implementation.
+    driver: str | None = None
+
+    @property
+    def native(self) -> bool:
+        return self.driver is not None
 
 
 def _rx(pattern: str) -> re.Pattern[str]:
@@ -42,7 +48,7 @@ IMPLEMENTATIONS: dict[str, Implementation] = {
             "any other host",
             "OCI DELETE by tag; else DELETE by digest when no kept tag shares it; "
             "else the dummy-manifest untag",
-            native=True,
+            driver="drivers.default:DefaultDriver",
         ),
         Implementation(
             "ecr",
@@ -202,11 +208,20 @@ def client_for(registry: str, options: RegistryOptions) -> DistributionClient:
 
 
 def driver_for(registry: str, options: RegistryOptions) -> Driver:
-    """The driver for a registry: detected, or forced by the override."""
+    """The driver for a registry: detected, or forced by the override.
+
+    A native driver class is built as `cls(client)`. An implementation without one reads
+    (and untags) through the Registry v2 behaviour of `default`, under its own name;
+    `portside registries` says which are native.
+    """
+    import importlib
+
     from drivers.default import DefaultDriver
 
     client = client_for(registry, options)
     detection = detect(registry, override=options.implementation, known_hosts=options.known_hosts)
-    # Until a native driver lands, every implementation reads (and untags) through the
-    # Registry v2 behaviour of `default`; `portside registries` says which are native.
-    return DefaultDriver(client, name=detection.name)
+    path = IMPLEMENTATIONS[detection.name].driver
+    if path is None:
+        return DefaultDriver(client, name=detection.name)
+    module, _, cls = path.partition(":")
+    return getattr(importlib.import_module(module), cls)(client)
