@@ -119,3 +119,25 @@ def test_a_tag_the_registry_left_behind_is_untagged():
     assert repo.tags == {"v1": kept}
     assert {e.tag for e in outcome.deleted} == {"pr-1", "pr-2"}
     assert not outcome.failed and not outcome.skipped
+
+
+def test_a_left_behind_tag_pushed_again_is_not_untagged_blindly():
+    """Found by the property test: the registry leaves both tags of a deleted digest behind;
+    between seeing pr-2 dangling and untagging it, CI pushes pr-2 again. pr-2 is read again
+    right before its untag, found on the new image, and re-evaluated there."""
+    repo = model()
+    gone, kept = repo.add_image(NOW - timedelta(days=30)), repo.add_image(NOW)
+    repo.tags.update({"pr-1": gone, "pr-2": gone, "v1": kept})
+    repo.lossy = {gone}
+    policy = build_policy(keep_tags=["v1"], keep_newer_than="1d")
+
+    def push_pr_2(name: str, arg: str) -> None:
+        # The first left-behind tag was just untagged; the second still dangles.
+        if name == "deleted" and "pr-1" not in repo.tags and repo.tags.get("pr-2") == gone:
+            repo.tags["pr-2"] = kept
+
+    repo.hooks.append(push_pr_2)
+    outcome = cleanup_repository(ModelDriver(repo), repo.repository, policy, jobs=1)
+    assert repo.tags == {"v1": kept, "pr-2": kept}, "pr-2 was untagged blindly"
+    assert {e.tag for e in outcome.deleted} == {"pr-1"}
+    assert {e.tag: e.digest for e in outcome.kept}["pr-2"] == kept

@@ -157,18 +157,36 @@ class _Round:
         survivors = [d for d in checked if d.tag in listed]
         now = resolve_tags(self.driver, self.repository, [d.tag for d in survivors], self.jobs)
         for decision in survivors:
-            tag, digest = decision.tag or "", now[decision.tag or ""]
+            digest = now[decision.tag or ""]
             if digest is None:
-                self._remove_dangling(decision)
-                continue
-            del self.results[tag]
-            if referrers:
-                reason = f"moved to {digest[:19]} after planning; not deleted"
-                self.results[tag] = Result("skipped", reason, digest)
+                self._remove_dangling(decision, referrers)
             else:
-                self.moved[tag] = digest
+                self._moved_since(decision, digest, referrers)
 
-    def _remove_dangling(self, decision: Decision) -> None:
+    def _moved_since(self, decision: Decision, digest: str, referrers: bool) -> None:
+        """A planned tag found on another digest: re-evaluated there, never deleted blindly."""
+        tag = decision.tag or ""
+        del self.results[tag]
+        if referrers:
+            reason = f"moved to {digest[:19]} after planning; not deleted"
+            self.results[tag] = Result("skipped", reason, digest)
+        else:
+            self.moved[tag] = digest
+
+    def _remove_dangling(self, decision: Decision, referrers: bool) -> None:
+        # Read the tag again right before untagging it (invariant 4): it was dangling when the
+        # survivors were resolved, but a push since then may have moved it onto an image.
+        try:
+            now = self.driver.resolve(Reference(self.repository, tag=decision.tag or "")).digest
+        except NotFound:
+            now = None
+        except PortsideError as error:
+            reason = f"re-reading the tag failed: {error}"
+            self.results[decision.key] = Result("failed", reason, decision.digest)
+            return
+        if now is not None:
+            self._moved_since(decision, now, referrers)
+            return
         try:
             self.driver.delete_tag(self.repository, decision.tag or "")
         except PortsideError as error:
