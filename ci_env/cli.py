@@ -40,11 +40,15 @@ def _lean_command(name: str) -> CommandSpec | None:
         from ci_env.transfer import COPY, PULL
 
         return PULL if name == "pull" else COPY
+    if name == "cleanup":
+        from ci_env.cleanup import CLEANUP
+
+        return CLEANUP
     return None
 
 
 def _lean(args: list[str]) -> bool:
-    """Run `portside ci-env|pull|copy ...` without building the typer app, when the lean
+    """Run `portside ci-env|pull|copy|cleanup ...` without building the typer app, when the lean
     parser (generated from the same table as the typer command) understands the arguments;
     False when click must parse them."""
     command = _lean_command(args[0]) if args else None

@@ -3,8 +3,8 @@ are generated.
 
 Importing typer and click costs about 0.1 s of start-up (docs/benchmarks.md), more than a
 whole `portside ci-env` run is allowed and a large share of a CI pull. So the entry point
-(`ci_env.cli`) parses the commands that have a table (`ci-env`, `pull`, `copy`) with `parse`
-and runs them without typer.
+(`ci_env.cli`) parses the commands that have a table (`ci-env`, `pull`, `copy`, `cleanup`)
+with `parse` and runs them without typer.
 
 `parse` only handles what it reads exactly as click would. For anything else (`--help`, an
 unknown option, a missing value or argument, an integer or choice click would refuse, an
@@ -23,12 +23,13 @@ from typing import Any
 # Plain classes: the lean start-up is budgeted (docs/benchmarks.md), and a plain class costs a
 # fraction of a NamedTuple (let alone a dataclass) to create. The tables are never compared.
 class OptionSpec:
-    """One option and its `PORTSIDE_*` environment twin, or (made by `argument`, without flags
-    or twin) one positional argument.
+    """One option and its `PORTSIDE_*` environment twin, or (made by `argument`, without flags,
+    its twin optional: used when the argument is absent) one positional argument.
 
-    `kind`: `flag` (on only), `switch` (`--x/--no-x`), `value`, `values` (an option: repeatable,
-    its env twin split on whitespace; an argument: every remaining one, click's nargs=-1, so
-    only the last argument may have it), `int` (within `bounds`, inclusive).
+    `kind`: `flag` (on only), `switch` (`--x/--no-x`; a default of None leaves it unset),
+    `value`, `values` (an option: repeatable, its env twin split on whitespace; an argument:
+    every remaining one, click's nargs=-1, so only the last argument may have it), `int`
+    (within `bounds`, inclusive, when given).
     """
 
     def __init__(
@@ -42,7 +43,7 @@ class OptionSpec:
         off_flags: tuple[str, ...] = (),
         choices: tuple[str, ...] = (),
         metavar: str = "",
-        bounds: tuple[int, int] = (0, 0),
+        bounds: tuple[int, int] | None = None,
         required: bool = False,
     ) -> None:
         self.name = name
@@ -64,10 +65,12 @@ def argument(
     required: bool = True,
     many: bool = False,
     choices: tuple[str, ...] = (),
+    envvar: str = "",
 ) -> OptionSpec:
-    """A positional argument; `many` takes every remaining one."""
+    """A positional argument; `many` takes every remaining one; `envvar` is read when the
+    argument is absent."""
     kind = "values" if many else "value"
-    return OptionSpec(name, (), "", help, kind=kind, choices=choices, required=required)
+    return OptionSpec(name, (), envvar, help, kind=kind, choices=choices, required=required)
 
 
 class CommandSpec:
@@ -128,7 +131,7 @@ def _value(spec: OptionSpec, text: str) -> object:
             number = int(text)  # what click's INT does, whitespace, sign and `_` included
         except ValueError:
             raise _NotLean from None
-        if not spec.bounds[0] <= number <= spec.bounds[1]:
+        if spec.bounds and not spec.bounds[0] <= number <= spec.bounds[1]:
             raise _NotLean
         return number
     return text
@@ -176,36 +179,37 @@ def _tokens(
 
 
 def _arguments(arguments: Sequence[OptionSpec], positional: list[str]) -> dict[str, object]:
+    """The arguments given on the command line; an absent one is left to its env twin."""
     values: dict[str, object] = {}
     rest = list(positional)
     for spec in arguments:
         if spec.kind == "values":
-            values[spec.name] = tuple(_value(spec, text) for text in rest)
+            if rest:  # click reads the env twin of an nargs=-1 argument when none is given
+                values[spec.name] = tuple(_value(spec, text) for text in rest)
             rest = []
         elif rest:
             values[spec.name] = _value(spec, rest.pop(0))
-        elif spec.required:
-            raise _NotLean
     if rest:
         raise _NotLean
     return values
 
 
 def _from_environment(
-    options: Sequence[OptionSpec], given: dict[str, object], environ: Mapping[str, str]
+    specs: Sequence[OptionSpec], given: dict[str, object], environ: Mapping[str, str]
 ) -> None:
-    for spec in options:
+    """Fill in from the env twins what the command line left out; options and arguments."""
+    for spec in specs:
         if spec.name in given:
             continue
-        text = environ.get(spec.envvar)
+        text = environ.get(spec.envvar) if spec.envvar else None
         if not text:
             if spec.required:
-                raise _NotLean  # click reports the missing option
+                raise _NotLean  # click reports the missing option or argument
             continue  # click, too, treats an empty variable as unset
         if spec.kind in ("flag", "switch"):
             given[spec.name] = _bool_from_env(text)
         elif spec.kind == "values":
-            given[spec.name] = tuple(text.split())
+            given[spec.name] = tuple(_value(spec, part) for part in text.split())
         else:
             given[spec.name] = _value(spec, text)
 
@@ -218,7 +222,11 @@ def parse(
     try:
         given, positional = _tokens(argv, command.options)
         given.update(_arguments(command.arguments, positional))
-        _from_environment(command.options, given, os.environ if environ is None else environ)
+        _from_environment(
+            (*command.arguments, *command.options),
+            given,
+            os.environ if environ is None else environ,
+        )
     except _NotLean:
         return None
     return command.args(**{**command.args._field_defaults, **given})
@@ -235,7 +243,7 @@ def typer_option(spec: OptionSpec, default: object = None) -> Any:
     import typer
 
     if spec.kind in ("flag", "switch"):
-        kind: Any = bool
+        kind: Any = bool if default is not None else bool | None  # None: a tri-state switch
     elif spec.kind == "values":
         kind = list[str] | None
     elif spec.kind == "int":
@@ -246,14 +254,14 @@ def typer_option(spec: OptionSpec, default: object = None) -> Any:
         kind = str | None
     decls = "/".join([*spec.flags[-1:], *spec.off_flags]) if spec.kind == "switch" else None
     extra: dict[str, Any] = {"metavar": spec.metavar} if spec.metavar else {}
-    if spec.kind == "int":
+    if spec.kind == "int" and spec.bounds:
         extra.update(min=spec.bounds[0], max=spec.bounds[1])
     option = typer.Option(
         *([decls] if decls else spec.flags),
         envvar=spec.envvar,
         help=spec.help,
         # Only a default worth reading is shown: a switch's, or a value's like `oci`.
-        show_default=spec.kind == "switch" or isinstance(default, str),
+        show_default=(spec.kind == "switch" and default is not None) or isinstance(default, str),
         **extra,
     )
     return Annotated[kind, option]
@@ -283,7 +291,9 @@ def typer_command(command: CommandSpec) -> Callable[..., None]:
                 default=... if argument.required else None,
                 annotation=Annotated[
                     kind if argument.required else kind | None,
-                    typer.Argument(help=argument.help, show_default=False),
+                    typer.Argument(
+                        help=argument.help, envvar=argument.envvar or None, show_default=False
+                    ),
                 ],
             )
         )

@@ -1,8 +1,8 @@
 """Options shared by the registry commands, and the `RegistryOptions` they build.
 
 Every option has an environment twin, `PORTSIDE_<OPTION>`; the option wins. The options are
-`ci_env.lean` tables, so that `pull` and `copy` can parse them without typer; the typer
-annotations of the commands written by hand are in `ci_env.commands.shared`.
+`ci_env.lean` tables, so that `pull`, `copy` and `cleanup` can parse them without typer;
+the typer annotations of the commands written by hand are in `ci_env.commands.shared`.
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import pytest
 
+import ci_env.cli as cli
 from ci_env.cli import main
 
 
@@ -66,3 +67,28 @@ def run_cli_listing_modules(
     err, marker, loaded = done.stderr.rpartition("\nloaded: ")
     assert marker, f"the CLI did not exit normally: {done.stderr}"
     return Result(done.returncode, done.stdout, err), ast.literal_eval(loaded)
+
+
+def run_cli_both_paths(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    calls: list[tuple],
+    argv: Sequence[str],
+) -> list[tuple[list[tuple], int, str]]:
+    """(calls recorded, exit code, stdout) of `portside ARGV` on the lean path (failing if it
+    builds the typer app), then on typer's; `calls` is what the test's fakes record."""
+
+    def no_typer():
+        raise AssertionError("the lean path built the typer app")
+
+    outcomes = []
+    with monkeypatch.context() as patch:
+        patch.setattr(cli, "_command", no_typer)
+        result = run_cli(capsys, *argv)
+    outcomes.append((list(calls), result.code, result.out))
+    calls.clear()
+    with monkeypatch.context() as patch:
+        patch.setenv("PORTSIDE_DEBUG", "1")  # turns the lean path off
+        result = run_cli(capsys, *argv)
+    outcomes.append((list(calls), result.code, result.out))
+    return outcomes

@@ -199,3 +199,18 @@ def tls_server(tmp_path: Path) -> Iterator[ScriptedServer]:
         server.always("/v2/", Answer(200, b"{}"))
         server.cert = cert  # type: ignore[attr-defined]
         yield server
+
+
+@pytest.fixture
+def portside_env(monkeypatch: pytest.MonkeyPatch) -> Callable[[dict[str, str]], None]:
+    """No `PORTSIDE_*` variables but those the test sets with the returned function; wide
+    COLUMNS, so that click's messages stay on one line of its error box."""
+    for name in [n for n in os.environ if n.startswith("PORTSIDE_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("COLUMNS", "250")
+
+    def apply(values: dict[str, str]) -> None:
+        for name, value in values.items():
+            monkeypatch.setenv(name, value)
+
+    return apply

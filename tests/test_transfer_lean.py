@@ -8,14 +8,13 @@ import os
 
 import pytest
 
-import ci_env.cli as cli
 import drivers.transfer.copy
 import drivers.transfer.pull
 from ci_env.lean import parse
 from ci_env.transfer import COPY, PULL
 from drivers.transfer.pull import TransferResult
 from tests.bed import oci_image
-from tests.cli import run_cli, run_cli_listing_modules
+from tests.cli import run_cli, run_cli_both_paths, run_cli_listing_modules
 from tests.transfer_helpers import layout_digest, push
 
 PULL_CASES: list[tuple[list[str], dict[str, str]]] = [
@@ -74,19 +73,6 @@ HEAVY = ("typer", "click", "rich", "pydantic")
 
 
 @pytest.fixture
-def environment(monkeypatch):
-    for name in [n for n in os.environ if n.startswith("PORTSIDE_")]:
-        monkeypatch.delenv(name)
-    monkeypatch.setenv("COLUMNS", "250")  # click's messages on one line of the error box
-
-    def apply(values: dict[str, str]) -> None:
-        for name, value in values.items():
-            monkeypatch.setenv(name, value)
-
-    return apply
-
-
-@pytest.fixture
 def driver_calls(monkeypatch) -> list[tuple]:
     """Replace the drivers' pull and copy; record each call as the CLI made it."""
     calls: list[tuple] = []
@@ -112,40 +98,21 @@ def driver_calls(monkeypatch) -> list[tuple]:
     return calls
 
 
-def _both_paths(capsys, monkeypatch, calls: list[tuple], argv: list[str]):
-    """(driver calls, exit code, stdout) of `portside ARGV` on the lean path, then on typer's."""
-
-    def no_typer():
-        raise AssertionError("the lean path built the typer app")
-
-    outcomes = []
-    with monkeypatch.context() as patch:
-        patch.setattr(cli, "_command", no_typer)
-        result = run_cli(capsys, *argv)
-    outcomes.append((list(calls), result.code, result.out))
-    calls.clear()
-    with monkeypatch.context() as patch:
-        patch.setenv("PORTSIDE_DEBUG", "1")  # turns the lean path off
-        result = run_cli(capsys, *argv)
-    outcomes.append((list(calls), result.code, result.out))
-    return outcomes
-
-
 @pytest.mark.parametrize(
     ("argv", "env"),
     [(["pull", *a], e) for a, e in PULL_CASES] + [(["copy", *a], e) for a, e in COPY_CASES],
 )
 def test_lean_and_typer_paths_call_the_drivers_alike(
-    argv, env, environment, driver_calls, capsys, monkeypatch
+    argv, env, portside_env, driver_calls, capsys, monkeypatch
 ):
-    environment(env)
-    lean, typer = _both_paths(capsys, monkeypatch, driver_calls, argv)
+    portside_env(env)
+    lean, typer = run_cli_both_paths(capsys, monkeypatch, driver_calls, argv)
     assert lean[0], "the driver was not called"
     assert lean == typer
 
 
-def test_the_lean_path_parses_values_as_click_does(environment):
-    environment({"PORTSIDE_BUILD_ARG": "A=1  B=2", "PORTSIDE_JOBS": " 9 "})
+def test_the_lean_path_parses_values_as_click_does(portside_env):
+    portside_env({"PORTSIDE_BUILD_ARG": "A=1  B=2", "PORTSIDE_JOBS": " 9 "})
     parsed = parse(PULL, ["-j", " +7 ", "x", "--dest", "d", "y", "--quiet"])
     assert parsed is not None
     assert (parsed.images, parsed.dest, parsed.jobs, parsed.quiet) == (("x", "y"), "d", 7, True)
@@ -154,8 +121,8 @@ def test_the_lean_path_parses_values_as_click_does(environment):
 
 
 @pytest.mark.parametrize(("argv", "env", "message"), USAGE_ERRORS)
-def test_usage_errors_come_from_click(argv, env, message, environment, capsys):
-    environment(env)
+def test_usage_errors_come_from_click(argv, env, message, portside_env, capsys):
+    portside_env(env)
     command = PULL if argv[0] == "pull" else COPY
     assert parse(command, argv[1:]) is None
     result = run_cli(capsys, *argv)
@@ -166,7 +133,7 @@ def test_usage_errors_come_from_click(argv, env, message, environment, capsys):
 
 @pytest.mark.parametrize("command", ["pull", "copy"])
 @pytest.mark.parametrize("flag", ["--help", "-h"])
-def test_help_comes_from_click(command, flag, environment, capsys):
+def test_help_comes_from_click(command, flag, portside_env, capsys):
     spec = PULL if command == "pull" else COPY
     assert parse(spec, [flag]) is None
     result = run_cli(capsys, command, flag)

@@ -1,5 +1,5 @@
 """typer annotations for the shared options of `ci_env.options`, for the commands whose
-signatures are written by hand (cleanup, the registry commands)."""
+signatures are written by hand (the registry commands)."""
 
 from __future__ import annotations
 
