@@ -111,6 +111,8 @@ class ProxyConfig:
             if entry_port and entry_port != str(port):
                 continue
             name = name.strip("[]").lstrip("*")
+            if not name:
+                continue  # ":5000" or "[]": nothing to match
             if "/" in name and _in_network(host, name):
                 return True
             if host == name.lstrip(".") or host.endswith(name if name[0] == "." else f".{name}"):

@@ -162,6 +162,7 @@ def _no_retry():
         ("10.0.0.0/8", "11.1.2.3", 443, True),
         ("[::1]", "::1", 443, False),
         ("REG.Example.COM", "reg.example.com", 443, False),
+        (":5000, [], *.", "reg.example.com", 5000, True),  # malformed entries match nothing
     ],
 )
 def test_no_proxy_rules(no_proxy, host, port, proxied):
