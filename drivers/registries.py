@@ -56,6 +56,7 @@ IMPLEMENTATIONS: dict[str, Implementation] = {
             r"^\d{12}\.dkr\.ecr(-fips)?\.<region>\.amazonaws\.com(\.cn)?$",
             "boto3 batch_delete_image by imageTag (100 per call)",
             _rx(r"^\d{12}\.dkr\.ecr(-fips)?\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$"),
+            driver="drivers.ecr:EcrDriver",
         ),
         Implementation(
             "acr",

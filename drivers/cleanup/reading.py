@@ -1,7 +1,8 @@
 """Reading a repository's state from the registry.
 
 Reading costs one request per tag (a GET by tag gives the digest and the manifest at once),
-one per index child, and, only when the policy ranks by time, one config blob per digest.
+one per index child, and, only when the policy ranks by time and the registry gave no push
+time for some tag, one config blob per digest.
 Manifests are immutable, so what was read about a digest is cached and reused when the state
 is re-read right before deleting (then one HEAD per tag).
 """
@@ -35,6 +36,14 @@ def _reader(driver: Driver) -> ReadsManifests:
     return driver
 
 
+def _needs_configs(
+    need_times: bool, push_times: Mapping[str, datetime], tags: Iterable[str]
+) -> bool:
+    """Whether image configs must be read for their `created`: the policy ranks by time and
+    the registry did not give every tag a push time (ECR does; push times win over configs)."""
+    return need_times and any(tag not in push_times for tag in tags)
+
+
 def snapshot(
     driver: Driver,
     repository: Repository,
@@ -64,6 +73,7 @@ def snapshot(
     for found in parallel(by_tag, unresolved, jobs, progress, "reading tags"):
         if found:
             tags[found[0]] = found[1]
+    need_times = _needs_configs(need_times, push_times, tags)
     images = read_images(reader, repository, set(tags.values()), cache, need_times, jobs)
     referrers = _referrers(driver, repository, images, jobs)
     return RepositoryState(
@@ -176,8 +186,9 @@ def reread(
     unresolved = [t.tag for t in listed if not t.digest]
     now = resolve_tags(driver, repository, unresolved, jobs, progress, "re-reading tags")
     tags = {t.tag: d for t in listed if (d := t.digest or now.get(t.tag))}
-    images = read_images(_reader(driver), repository, set(tags.values()), cache, need_times, jobs)
     push_times = {t.tag: t.created for t in listed if t.created is not None}
+    need_times = _needs_configs(need_times, push_times, tags)
+    images = read_images(_reader(driver), repository, set(tags.values()), cache, need_times, jobs)
     state = replace(
         before, tags=tags, images=images, captured_at=captured_at, push_times=push_times
     )
@@ -228,6 +239,7 @@ def after_round(
     tags = {t: d for t, d in state.tags.items() if t not in deleted}
     tags.update(moved)
     reader = _reader(driver)
+    need_times = _needs_configs(need_times, state.push_times, tags)
     images = read_images(reader, state.repository, set(tags.values()), cache, need_times, jobs)
     return add_referrers(
         driver, replace(state, tags=tags, images=images), set(moved.values()), jobs
