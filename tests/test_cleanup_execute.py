@@ -10,6 +10,7 @@ import pytest
 from drivers.cleanup.execute import execute
 from drivers.cleanup.policy import build_policy
 from drivers.cleanup.run import cleanup_repository, plan_repository
+from drivers.contract import TagInfo
 from drivers.errors import Unsupported
 from drivers.reference import Repository
 from tests.cleanup_model import BulkModelDriver, ModelDriver, ModelRepository
@@ -141,3 +142,37 @@ def test_a_left_behind_tag_pushed_again_is_not_untagged_blindly():
     assert repo.tags == {"v1": kept, "pr-2": kept}, "pr-2 was untagged blindly"
     assert {e.tag for e in outcome.deleted} == {"pr-1"}
     assert {e.tag: e.digest for e in outcome.kept}["pr-2"] == kept
+
+
+class _PushTimeDriver(ModelDriver):
+    """A model registry that lists push times with its tags, as ECR does."""
+
+    def __init__(self, repo: ModelRepository, pushed: dict[str, datetime]) -> None:
+        super().__init__(repo)
+        self.pushed = pushed
+
+    def list_tags(self, repository: Repository) -> list[TagInfo]:
+        self.model._event("list_tags", "")
+        return [TagInfo(t, d, self.pushed.get(t)) for t, d in sorted(self.model.tags.items())]
+
+
+def test_a_tag_pushed_again_while_deleting_is_not_judged_by_its_old_push_time():
+    repo = model()
+    kept, old, fresh = (
+        repo.add_image(NOW),
+        repo.add_image(NOW - timedelta(days=30)),
+        repo.add_image(NOW),
+    )
+    repo.tags.update({"v1": kept, "ci-1": old})
+    pushed = {"v1": NOW, "ci-1": NOW - timedelta(days=30)}
+    policy = build_policy(keep_tags=["v1"], keep_newer_than="1d")
+    driver = _PushTimeDriver(repo, pushed)
+
+    def push_ci_1(name: str, arg: str) -> None:
+        if name == "delete_manifest" and arg == old and repo.tags.get("ci-1") == old:
+            repo.tags["ci-1"] = fresh  # CI pushes a new build under ci-1 as the DELETE starts
+
+    repo.hooks.append(push_ci_1)
+    outcome = cleanup_repository(driver, repo.repository, policy, jobs=1)
+    assert repo.tags.get("ci-1") == fresh, "a fresh image was judged by the old push time"
+    assert {e.tag: e.digest for e in outcome.kept}["ci-1"] == fresh

@@ -235,12 +235,16 @@ def after_round(
     cache: ImageCache,
 ) -> RepositoryState:
     """The state after a round of deletions: deleted tags gone, moved tags where they point
-    now (their manifests and referrers read if new)."""
+    now (their manifests and referrers read if new).
+
+    A moved tag's listed push time belonged to its old image, so it is dropped: the tag is
+    judged by its new image's `created`, never as old as the image it left.
+    """
     tags = {t: d for t, d in state.tags.items() if t not in deleted}
     tags.update(moved)
+    push_times = {t: when for t, when in state.push_times.items() if t in tags and t not in moved}
     reader = _reader(driver)
-    need_times = _needs_configs(need_times, state.push_times, tags)
+    need_times = _needs_configs(need_times, push_times, tags)
     images = read_images(reader, state.repository, set(tags.values()), cache, need_times, jobs)
-    return add_referrers(
-        driver, replace(state, tags=tags, images=images), set(moved.values()), jobs
-    )
+    state = replace(state, tags=tags, images=images, push_times=push_times)
+    return add_referrers(driver, state, set(moved.values()), jobs)
