@@ -71,6 +71,7 @@ IMPLEMENTATIONS: dict[str, Implementation] = {
             "docker.io, index.docker.io, registry-1.docker.io, registry.hub.docker.com",
             "Hub API DELETE /v2/repositories/{ns}/{repo}/tags/{tag}/",
             _rx("^(" + "|".join(re.escape(h) for h in sorted(DOCKER_HUB_ALIASES)) + ")$"),
+            driver="drivers.dockerhub:DockerHubDriver",
         ),
         Implementation(
             "gcr",

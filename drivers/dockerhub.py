@@ -1,0 +1,299 @@
+"""The `dockerhub` driver: Docker Hub's own API for tags, Registry v2 for manifests.
+
+Docker Hub's registry (registry-1.docker.io) does not delete tags through the Registry v2
+API, so listing and deleting tags go through the Hub API at https://hub.docker.com:
+
+* `GET /v2/repositories/{namespace}/{repo}/tags?page_size=100`, following the absolute
+  `next` URL: every tag with its digest and push time (`tag_last_pushed`), which spares
+  the cleanup engine a HEAD per tag and an image-config read per image.
+* `DELETE /v2/repositories/{namespace}/{repo}/tags/{tag}/` (204): only that tag goes;
+  the image stays for any other tag on it.
+
+Hub API calls carry `Authorization: Bearer <JWT>`. The JWT is, in this order:
+`PORTSIDE_REPO_DOCKER_HUB_TOKEN` as it is; or a `POST /v2/users/login` with
+`PORTSIDE_REPO_DOCKER_HUB_USERNAME` and `PORTSIDE_REPO_DOCKER_HUB_PASSWORD`; or that login
+with the username and password (or token) stored for Docker Hub in the Docker config.
+`PORTSIDE_DOCKER_HUB_API` points the driver at another Hub API (the tests' fake).
+
+Resolving tags and reading manifests and blobs stay on the Registry v2 API, through the
+`default` driver this one wraps. It does not offer `delete_manifest`: the Hub registry does
+not delete by digest, so the cleanup engine deletes every tag through the Hub API.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import threading
+from collections.abc import Mapping
+from typing import ClassVar
+from urllib.parse import quote, urljoin, urlsplit
+
+from drivers.cleanup.state import parse_created
+from drivers.contract import TagInfo
+from drivers.default import DefaultDriver
+from drivers.distribution import DistributionClient
+from drivers.errors import (
+    CredentialError,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    ProtocolError,
+    RateLimited,
+    RegistryError,
+    Unauthorized,
+    error_for_status,
+)
+from drivers.httpclient import Response
+from drivers.manifest import Descriptor, Manifest
+from drivers.reference import Reference, Repository
+from drivers.transport import Transport
+
+HUB_API = "https://hub.docker.com"
+API_ENV = "PORTSIDE_DOCKER_HUB_API"
+TOKEN_ENV = "PORTSIDE_REPO_DOCKER_HUB_TOKEN"
+USERNAME_ENV = "PORTSIDE_REPO_DOCKER_HUB_USERNAME"
+PASSWORD_ENV = "PORTSIDE_REPO_DOCKER_HUB_PASSWORD"
+PAGE_SIZE = 100  # the Hub API's largest page
+_DETAIL_LIMIT = 200  # characters of the Hub's own error text kept in a message
+
+PAT_HINT = (
+    "a Docker Hub personal access token cannot delete unless its scope is "
+    "Read, Write, Delete: use such a token, or the account's password "
+    f"(${USERNAME_ENV} and ${PASSWORD_ENV})"
+)
+NO_CREDENTIALS_HINT = (
+    f"set ${TOKEN_ENV}, or ${USERNAME_ENV} and ${PASSWORD_ENV}, "
+    "or `portside login docker.io` with the account's username and password"
+)
+
+
+class DockerHubDriver:
+    name: ClassVar[str] = "dockerhub"
+
+    def __init__(
+        self, client: DistributionClient, *, environ: Mapping[str, str] | None = None
+    ) -> None:
+        env = os.environ if environ is None else environ
+        self.registry = DefaultDriver(client, name=self.name)
+        self.api = (env.get(API_ENV) or HUB_API).rstrip("/")
+        self.transport = Transport(urlsplit(self.api).netloc or self.api)
+        self._login = _login_credentials(env, client)
+        self._jwt: str | None = env.get(TOKEN_ENV) or None
+        self._lock = threading.Lock()
+        self._deletion_checked: set[str] = set()
+
+    # -- Registry v2, through the default driver -----------------------------------------
+
+    def resolve(self, reference: Reference) -> Descriptor:
+        return self.registry.resolve(reference)
+
+    def get_manifest(self, repository: Repository, reference: str) -> Manifest:
+        return self.registry.get_manifest(repository, reference)
+
+    def read_blob(self, repository: Repository, digest: str) -> bytes:
+        return self.registry.read_blob(repository, digest)
+
+    def list_referrers(self, repository: Repository, digest: str) -> list[Descriptor] | None:
+        return self.registry.list_referrers(repository, digest)
+
+    # -- the Hub API ---------------------------------------------------------------------
+
+    def list_tags(self, repository: Repository) -> list[TagInfo]:
+        url: str | None = f"{self._tags_url(repository)}?page_size={PAGE_SIZE}"
+        what = f"tags of {repository.familiar} (Docker Hub API)"
+        # Public repositories list without credentials; private ones need the JWT.
+        needs_login = self._jwt is not None or self._login is not None
+        tags: list[TagInfo] = []
+        seen: set[str] = set()
+        while url and url not in seen:
+            seen.add(url)
+            doc = _json(self._call("GET", url, what, authenticated=needs_login, expect=200))
+            for item in doc.get("results") or []:
+                if isinstance(item, dict) and isinstance(item.get("name"), str):
+                    tags.append(_tag_info(item))
+            url = urljoin(f"{self.api}/", doc["next"]) if doc.get("next") else None
+            if url is not None and not self._on_api(url):
+                raise ProtocolError(f"{what}: the next page is on another host, not followed")
+        return tags
+
+    def delete_tag(self, repository: Repository, tag: str) -> None:
+        self._delete(repository, tag, f"deleting {repository.familiar}:{tag}")
+
+    def check_deletion(self, repository: Repository) -> None:
+        """Log in and delete a tag that does not exist: 404 when deleting can work, 401/403
+        for credentials that may not delete, before the cleanup has touched anything."""
+        if repository.path in self._deletion_checked:
+            return
+        probe = f"portside-deletion-probe-{os.urandom(8).hex()}"
+        with contextlib.suppress(NotFound):
+            self._delete(repository, probe, repository.familiar, "; nothing was deleted")
+        self._deletion_checked.add(repository.path)
+
+    def _delete(self, repository: Repository, tag: str, what: str, after: str = "") -> None:
+        url = f"{self._tags_url(repository)}/{quote(tag, safe='')}/"
+        try:
+            self._call("DELETE", url, what, authenticated=True, expect=204)
+        except (Unauthorized, Forbidden) as error:
+            raise Forbidden(
+                f"{what}: Docker Hub refused to delete with the credentials from "
+                f"{self._source()} (HTTP {error.status}){after}",
+                status=error.status,
+                method=error.method,
+                url=error.url,
+                hint=PAT_HINT,
+            ) from None
+
+    def _tags_url(self, repository: Repository) -> str:
+        namespace, _, name = repository.path.partition("/")
+        if not name or "/" in name:
+            raise InvalidInput(
+                f"{repository}: a Docker Hub repository is NAMESPACE/NAME",
+                hint="name the repository as docker.io/NAMESPACE/NAME",
+            )
+        return f"{self.api}/v2/repositories/{quote(namespace)}/{quote(name)}/tags"
+
+    def _on_api(self, url: str) -> bool:
+        return urlsplit(url).netloc == urlsplit(self.api).netloc
+
+    def _call(
+        self, method: str, url: str, what: str, *, authenticated: bool, expect: int
+    ) -> Response:
+        """One Hub API call; a JWT from a login is renewed once when the Hub refuses it."""
+        refused: str | None = None
+        for renew in (False, True):
+            headers = {"Accept": "application/json"}
+            jwt = self._token(refused=refused) if authenticated else None
+            if jwt is not None:
+                headers["Authorization"] = f"Bearer {jwt}"
+            # The transport adds no credentials of its own (authenticate=False): the JWT is
+            # the only one. Pages are followed on the Hub API host only (`_on_api`).
+            response = self.transport.request(method, url, headers=headers, authenticate=False)
+            if response.status_code == expect:
+                return response
+            if response.status_code == 401 and jwt is not None and not renew and self._login:
+                response.close()
+                refused = jwt  # expired, most likely: log in again, once
+                continue
+            raise _hub_error(response, what)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _token(self, *, refused: str | None = None) -> str:
+        """The JWT; a new one from a login when `refused` is still the current one (another
+        thread may have renewed it already)."""
+        with self._lock:
+            if self._jwt is not None and not (refused == self._jwt and self._login):
+                return self._jwt
+            if self._login is None:
+                raise CredentialError(
+                    "deleting tags through the Docker Hub API needs credentials, "
+                    "and none were found",
+                    hint=NO_CREDENTIALS_HINT,
+                )
+            self._jwt = self._log_in(*self._login)
+            return self._jwt
+
+    def _log_in(self, username: str, password: str, source: str) -> str:
+        body = json.dumps({"username": username, "password": password}).encode()
+        response = self.transport.request(
+            "POST",
+            f"{self.api}/v2/users/login",
+            headers={"Content-Type": "application/json", "Accept": "application/json"},
+            data=body,
+            authenticate=False,
+        )
+        if response.status_code == 401:
+            second_factor = "login_2fa_token" in _body(response)
+            raise Unauthorized(
+                f"Docker Hub refused the login of {username!r} from {source}",
+                status=401,
+                method="POST",
+                url=response.url,
+                hint="the account uses two-factor authentication: log in with a personal "
+                "access token with the Read, Write, Delete scope as the password"
+                if second_factor
+                else "check the username and the password or token",
+            )
+        if response.status_code != 200:
+            raise _hub_error(response, "Docker Hub login")
+        token = _json(response).get("token")
+        if not isinstance(token, str) or not token:
+            raise ProtocolError("the Docker Hub login answered without a token", url=response.url)
+        return token
+
+    def _source(self) -> str:
+        if self._login is not None:
+            return self._login[2]
+        return f"${TOKEN_ENV}"
+
+
+def _login_credentials(
+    env: Mapping[str, str], client: DistributionClient
+) -> tuple[str, str, str] | None:
+    """(username, password, where they came from) for the Hub login, or None.
+
+    The options' env twins come first, then Docker Hub's entry in the Docker config. A
+    token in `PORTSIDE_REPO_DOCKER_HUB_TOKEN` is used without a login, so none is needed.
+    """
+    if env.get(TOKEN_ENV):
+        return None
+    username, password = env.get(USERNAME_ENV, ""), env.get(PASSWORD_ENV, "")
+    if username or password:
+        if not (username and password):
+            raise InvalidInput(
+                f"${USERNAME_ENV} and ${PASSWORD_ENV} go together; one of them is empty",
+                hint=f"set both, or set ${TOKEN_ENV} instead",
+            )
+        return username, password, f"${USERNAME_ENV} and ${PASSWORD_ENV}"
+    credential = client.transport.credential
+    if credential.username and credential.password:
+        return credential.username, credential.password, credential.source
+    return None
+
+
+def _tag_info(item: Mapping[str, object]) -> TagInfo:
+    digest = item.get("digest")
+    pushed = parse_created(item.get("tag_last_pushed")) or parse_created(item.get("last_updated"))
+    if not (isinstance(digest, str) and digest):
+        digest = None  # the engine then resolves the tag through the registry
+    return TagInfo(str(item["name"]), digest, pushed)
+
+
+def _body(response: Response) -> dict:
+    try:
+        doc = json.loads(response.content)
+    except (ValueError, UnicodeDecodeError):
+        return {}
+    return doc if isinstance(doc, dict) else {}
+
+
+def _json(response: Response) -> dict:
+    try:
+        doc = json.loads(response.content)
+    except (ValueError, UnicodeDecodeError):
+        doc = None
+    if not isinstance(doc, dict):
+        raise ProtocolError(
+            "the Docker Hub API answered with something other than a JSON object",
+            url=response.url,
+            hint=f"check ${API_ENV}, which must name the Hub API (default {HUB_API})",
+        )
+    return doc
+
+
+def _hub_error(response: Response, what: str) -> RegistryError:
+    """The error for a Hub API answer; the Hub's own words ({"detail"} or {"message"}) are
+    kept, shortened, since they often say what to do."""
+    doc = _body(response)
+    error = error_for_status(response.status_code, response.method, response.url, b"", what=what)
+    said = doc.get("detail") or doc.get("message") or doc.get("text")
+    if isinstance(said, str) and said.strip():
+        error.message += f": {said.strip()[:_DETAIL_LIMIT]}"
+    if isinstance(error, NotFound):
+        error.hint = "check the namespace, repository and tag on hub.docker.com"
+    elif isinstance(error, Unauthorized | Forbidden):
+        error.hint = NO_CREDENTIALS_HINT
+    elif isinstance(error, RateLimited):
+        error.hint = "Docker Hub limits API calls per account: wait, then run again"
+    return error
