@@ -299,11 +299,18 @@ class Transport:
         return self._send(method, url, headers, data, auth)
 
     def _send(self, method, url, headers, data, authorization):
-        """One request, following redirects by hand; Authorization stays on the registry."""
+        """One request, following redirects by hand. Authorization stays on the registry, and
+        an `Authorization` the caller set stays on the host it was meant for."""
         registry_netloc = urlsplit(self.base_url).netloc
+        origin = urlsplit(url).netloc
         for _ in range(_MAX_REDIRECTS + 1):
+            netloc = urlsplit(url).netloc
             sent_headers = {"User-Agent": self.user_agent, **(headers or {})}
-            if authorization and urlsplit(url).netloc == registry_netloc:
+            if netloc != origin:
+                sent_headers = {
+                    k: v for k, v in sent_headers.items() if k.lower() != "authorization"
+                }
+            if authorization and netloc == registry_netloc:
                 sent_headers["Authorization"] = authorization
             response = self._raw(
                 method, url, service=self.api_host, headers=sent_headers, data=data

@@ -281,6 +281,18 @@ def test_authorization_is_not_sent_to_another_host_on_redirect(server, other_ser
     assert "Authorization" not in fetched.headers
 
 
+def test_a_callers_authorization_is_not_sent_to_another_host_on_redirect(server, other_server):
+    # A native API call (e.g. Docker Hub's, with its own JWT) sets Authorization itself.
+    server.always("/api/", Answer(302, b"", {"Location": f"http://{other_server.host}/x"}))
+    other_server.always("/x", Answer(200, b"{}"))
+    headers = {"Authorization": f"Bearer {CANARY}"}
+    response = Transport(server.host).request("GET", "/api/", headers=headers, authenticate=False)
+    assert response.status_code == 200
+    assert server.seen[-1].headers["Authorization"] == f"Bearer {CANARY}"
+    (fetched,) = other_server.requests_to("/x")
+    assert "Authorization" not in fetched.headers
+
+
 def test_user_agent_names_portside(server):
     server.always("/v2/", _json({}))
     Transport(server.host).request("GET", "/v2/")
