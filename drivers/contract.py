@@ -9,11 +9,34 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import ClassVar, Protocol, runtime_checkable
 
 from drivers.manifest import Descriptor, Manifest
 from drivers.reference import Reference, Repository
+
+# RFC 3339 as image configs (`created`) and registry APIs (push times) write it; nanoseconds
+# are allowed and cut to what datetime holds.
+_TIMESTAMP = r"^(\d{4}-\d\d-\d\d)[T ](\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:?\d\d)?$"
+
+
+def parse_created(text: object) -> datetime | None:
+    """An RFC 3339 time (an image config's `created`, a registry's push time) in UTC; None
+    when it is missing or unreadable."""
+    import re
+
+    if not isinstance(text, str):
+        return None
+    match = re.match(_TIMESTAMP, text.strip())
+    if not match:
+        return None
+    day, clock, fraction, zone = match.groups()
+    fraction = (fraction or ".0")[:7]
+    zone = "+00:00" if zone in (None, "Z") else zone
+    try:
+        return datetime.fromisoformat(f"{day}T{clock}{fraction}{zone}").astimezone(timezone.utc)
+    except ValueError:
+        return None
 
 
 @dataclass(frozen=True)

@@ -30,8 +30,7 @@ from collections.abc import Mapping
 from typing import ClassVar
 from urllib.parse import quote, urljoin, urlsplit
 
-from drivers.cleanup.state import parse_created
-from drivers.contract import TagInfo
+from drivers.contract import TagInfo, parse_created
 from drivers.default import DefaultDriver
 from drivers.distribution import DistributionClient
 from drivers.errors import (

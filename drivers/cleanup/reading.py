@@ -20,9 +20,8 @@ from drivers.cleanup.state import (
     Progress,
     RepositoryState,
     parallel,
-    parse_created,
 )
-from drivers.contract import Driver, ListsReferrers, ReadsManifests
+from drivers.contract import Driver, ListsReferrers, ReadsManifests, parse_created
 from drivers.errors import NotFound, ProtocolError, Unsupported
 from drivers.reference import Reference, Repository
 

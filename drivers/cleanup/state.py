@@ -10,7 +10,7 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import TypeVar
 
 from drivers.manifest import INDEX_TYPES, Manifest
@@ -23,7 +23,6 @@ R = TypeVar("R")
 # cosign's tag scheme (`sha256-<hex>.sig|.att|.sbom`) and the OCI referrers tag schema
 # (`sha256-<hex>`, an index of referrers, for registries without the referrers API).
 _REFERRER_TAG = re.compile(r"^(sha256)-([0-9a-f]{64})(?:\.(sig|att|sbom))?$")
-_CREATED = re.compile(r"^(\d{4}-\d\d-\d\d)[T ](\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:?\d\d)?$")
 
 
 def referrer_subject(tag: str) -> tuple[str, str] | None:
@@ -33,22 +32,6 @@ def referrer_subject(tag: str) -> tuple[str, str] | None:
         return None
     kinds = {"sig": "signature", "att": "attestation", "sbom": "SBOM", None: "referrers index"}
     return f"{match.group(1)}:{match.group(2)}", kinds[match.group(3)]
-
-
-def parse_created(text: object) -> datetime | None:
-    """An image config's `created` (RFC 3339, maybe with nanoseconds); None if unreadable."""
-    if not isinstance(text, str):
-        return None
-    match = _CREATED.match(text.strip())
-    if not match:
-        return None
-    day, clock, fraction, zone = match.groups()
-    fraction = (fraction or ".0")[:7]
-    zone = "+00:00" if zone in (None, "Z") else zone
-    try:
-        return datetime.fromisoformat(f"{day}T{clock}{fraction}{zone}").astimezone(timezone.utc)
-    except ValueError:
-        return None
 
 
 @dataclass(frozen=True)
