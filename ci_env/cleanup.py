@@ -38,6 +38,9 @@ class CleanupArgs(NamedTuple):
     docker_config: str | None = None
     insecure_registry: tuple[str, ...] = ()
     repo_container_registry: str | None = None
+    repo_docker_hub_token: str | None = None
+    repo_docker_hub_username: str | None = None
+    repo_docker_hub_password: str | None = None
 
 
 def cleanup(args: CleanupArgs) -> None:
@@ -68,7 +71,14 @@ def cleanup(args: CleanupArgs) -> None:
             args.repository,
             effective,
             registry_options(
-                args.docker_config, args.insecure_registry, args.repo_container_registry
+                args.docker_config,
+                args.insecure_registry,
+                args.repo_container_registry,
+                {
+                    "docker_hub_token": args.repo_docker_hub_token,
+                    "docker_hub_username": args.repo_docker_hub_username,
+                    "docker_hub_password": args.repo_docker_hub_password,
+                },
             ),
             dry_run=args.dry_run,
             jobs=args.jobs,
@@ -158,6 +168,23 @@ CLEANUP = CommandSpec(
         DOCKER_CONFIG,
         INSECURE_REGISTRY,
         IMPLEMENTATION,
+        # The native drivers' own credentials (DESIGN "Native credentials"). The env twins
+        # keep secrets out of process listings; the flags are for local use.
+        _option(
+            "repo_docker_hub_token",
+            "--repo-docker-hub-token",
+            "Docker Hub API token (JWT) for deleting tags; prefer the env twin.",
+        ),
+        _option(
+            "repo_docker_hub_username",
+            "--repo-docker-hub-username",
+            "Docker Hub user, to log in to the Hub API (with the password).",
+        ),
+        _option(
+            "repo_docker_hub_password",
+            "--repo-docker-hub-password",
+            "Docker Hub password or personal access token; prefer the env twin.",
+        ),
     ),
     args=CleanupArgs,
     run=cleanup,

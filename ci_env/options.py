@@ -8,7 +8,7 @@ the typer annotations of the commands written by hand are in `ci_env.commands.sh
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from ci_env.lean import OptionSpec
 
@@ -38,7 +38,10 @@ JSON = OptionSpec(
 
 
 def registry_options(
-    docker_config: str | None, insecure: Iterable[str] | None, implementation: str | None
+    docker_config: str | None,
+    insecure: Iterable[str] | None,
+    implementation: str | None,
+    native_credentials: Mapping[str, str | None] | None = None,
 ):
     """The `RegistryOptions` for what the user passed; an unknown implementation is bad input."""
     from drivers.registries import RegistryOptions
@@ -53,4 +56,5 @@ def registry_options(
         insecure_registries=hosts,
         implementation=implementation,
         known_hosts=registry_hints(os.environ),
+        native_credentials={k: v for k, v in (native_credentials or {}).items() if v},
     )

@@ -63,7 +63,8 @@ PAT_HINT = (
     f"(${USERNAME_ENV} and ${PASSWORD_ENV})"
 )
 NO_CREDENTIALS_HINT = (
-    f"set ${TOKEN_ENV}, or ${USERNAME_ENV} and ${PASSWORD_ENV}, "
+    f"pass --repo-docker-hub-token (${TOKEN_ENV}), or --repo-docker-hub-username and "
+    f"--repo-docker-hub-password (${USERNAME_ENV}, ${PASSWORD_ENV}), "
     "or `portside login docker.io` with the account's username and password"
 )
 
@@ -72,14 +73,29 @@ class DockerHubDriver:
     name: ClassVar[str] = "dockerhub"
 
     def __init__(
-        self, client: DistributionClient, *, environ: Mapping[str, str] | None = None
+        self,
+        client: DistributionClient,
+        options: object = None,
+        *,
+        environ: Mapping[str, str] | None = None,
     ) -> None:
         env = os.environ if environ is None else environ
+        # The CLI's --repo-docker-hub-* options (RegistryOptions.native_credentials) win over
+        # their PORTSIDE_REPO_DOCKER_HUB_* twins, which library callers may set instead.
+        given: Mapping[str, str] = getattr(options, "native_credentials", None) or {}
+        settings = {
+            variable: given.get(name) or env.get(variable, "")
+            for name, variable in (
+                ("docker_hub_token", TOKEN_ENV),
+                ("docker_hub_username", USERNAME_ENV),
+                ("docker_hub_password", PASSWORD_ENV),
+            )
+        }
         self.registry = DefaultDriver(client, name=self.name)
         self.api = (env.get(API_ENV) or HUB_API).rstrip("/")
         self.transport = Transport(urlsplit(self.api).netloc or self.api)
-        self._login = _login_credentials(env, client)
-        self._jwt: str | None = env.get(TOKEN_ENV) or None
+        self._login = _login_credentials(settings, client)
+        self._jwt: str | None = settings[TOKEN_ENV] or None
         self._lock = threading.Lock()
         self._deletion_checked: set[str] = set()
 

@@ -92,7 +92,8 @@ def _failure_text(failure: dict[str, Any]) -> str:
 class EcrDriver:
     name: ClassVar[str] = "ecr"
 
-    def __init__(self, client: DistributionClient) -> None:
+    def __init__(self, client: DistributionClient, options: object = None) -> None:
+        # AWS credentials come from boto3's own chain; `options` (RegistryOptions) adds none.
         self.client = client
         self.registry_id, self.region, self.fips = parse_host(client.registry)
         self._ecr: Any = None

@@ -194,6 +194,9 @@ class RegistryOptions:
     implementation: str | None = None  # the --repo-container-registry override
     known_hosts: Mapping[str, str] = field(default_factory=dict)
     credentials: CredentialSource | None = None  # replaces the default keychain (tests, login)
+    # The native drivers' own credentials (`--repo-docker-hub-token` and the like, or their
+    # PORTSIDE_REPO_* twins), by option name: {"docker_hub_token": ...}. Never printed.
+    native_credentials: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     def is_insecure(self, registry: str) -> bool:
         host = normalize_registry(registry)
@@ -212,7 +215,7 @@ def client_for(registry: str, options: RegistryOptions) -> DistributionClient:
 def driver_for(registry: str, options: RegistryOptions) -> Driver:
     """The driver for a registry: detected, or forced by the override.
 
-    A native driver class is built as `cls(client)`. An implementation without one reads
+    A native driver class is built as `cls(client, options)`. An implementation without one reads
     (and untags) through the Registry v2 behaviour of `default`, under its own name;
     `portside registries` says which are native.
     """
@@ -226,4 +229,4 @@ def driver_for(registry: str, options: RegistryOptions) -> Driver:
     if path is None:
         return DefaultDriver(client, name=detection.name)
     module, _, cls = path.partition(":")
-    return getattr(importlib.import_module(module), cls)(client)
+    return getattr(importlib.import_module(module), cls)(client, options)

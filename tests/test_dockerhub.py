@@ -385,3 +385,22 @@ def test_registries_reports_dockerhub_as_native(capsys):
     assert table["dockerhub"]["status"] == "native"
     detected = json.loads(run_cli(capsys, "registries", "--json", "--detect", "docker.io").out)
     assert detected["name"] == "dockerhub" and detected["status"] == "native"
+
+
+def test_the_credential_options_win_over_their_env_twins(
+    capsys, monkeypatch, docker_config, hub, registry_plain, unique_repo
+):
+    as_user(monkeypatch, READ_ONLY_PAT)  # the env twins name a token that cannot delete
+    r, path = registry_plain, unique_repo
+    push(r, hub, path, oci_image(f"{path}-a"), **{"ci-1": dt.timedelta(days=20)})
+    push(r, hub, path, oci_image(f"{path}-b"), latest=dt.timedelta(days=30))
+
+    result = run_cli(
+        capsys, "cleanup", f"{r.host}/{path}", "--repo-container-registry", "dockerhub",
+        "--repo-docker-hub-username", USER, "--repo-docker-hub-password", PASSWORD,
+        "--delete-tag", "ci-.*",
+    )  # fmt: skip
+
+    assert result.code == 0, result.text
+    assert set(hub.tags_of(path)) == {"latest"}
+    assert PASSWORD not in result.text and READ_ONLY_PAT not in result.text
