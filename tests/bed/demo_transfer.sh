@@ -3,11 +3,17 @@
 # password, DOCKER_CONFIG (logged in), PORTSIDE, PY and a scratch dir `work`; the registry
 # already holds the seeded images $host/demo/app:{1.0.0,1.1.0,latest}.
 set -euo pipefail
+# The verified-blob records of this demo's pulls stay in its scratch dir, not ~/.cache.
+export PORTSIDE_CACHE_DIR="$work/cache"
 
 step "Pull the multi-arch demo image into an OCI layout (this host's platform, then all)"
 show $PORTSIDE pull "$host/demo/app:latest" --dest "$work/layout"
 show $PORTSIDE pull "$host/demo/app:latest" "$host/demo/app:1.0.0" --dest "$work/layout" \
   --platform all --json
+
+step "Pull again: the tag is re-resolved, blobs verified before are neither fetched nor hashed"
+show $PORTSIDE pull "$host/demo/app:latest" "$host/demo/app:1.0.0" --dest "$work/layout" \
+  --platform all
 
 step "skopeo reads the layout: same digest as the registry"
 printf '$ skopeo inspect --raw oci:%s:latest | sha256sum\n' "$work/layout"
