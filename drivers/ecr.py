@@ -12,6 +12,8 @@ boto3 is imported only when the first call is made, so other commands never load
 
 from __future__ import annotations
 
+import base64
+import logging
 import re
 import threading
 from collections.abc import Iterator, Sequence
@@ -20,6 +22,7 @@ from datetime import datetime, timezone
 from typing import Any, ClassVar
 
 from drivers.contract import TagDeletion, TagInfo
+from drivers.credentials import ANONYMOUS, Credential
 from drivers.distribution import DistributionClient
 from drivers.errors import (
     CredentialError,
@@ -41,6 +44,8 @@ from drivers.manifest import (
     media_type_of,
 )
 from drivers.reference import Reference, Repository, split_host_port
+
+log = logging.getLogger("portside.ecr")
 
 _HOST = re.compile(
     r"^(?P<account>\d{12})\.dkr\.ecr(?P<fips>-fips)?\.(?P<region>[a-z0-9-]+)"
@@ -105,16 +110,7 @@ class EcrDriver:
         one is)."""
         with self._lock:
             if self._ecr is None:
-                import boto3
-                from botocore.config import Config
-
-                config = Config(
-                    retries={"mode": "standard", "max_attempts": 5},
-                    use_fips_endpoint=self.fips,
-                )
-                self._ecr = boto3.session.Session().client(
-                    "ecr", region_name=self.region, config=config
-                )
+                self._ecr = _ecr_client(self.region, self.fips)
             return self._ecr
 
     # --- Driver ------------------------------------------------------------------------------
@@ -321,6 +317,50 @@ class EcrDriver:
                 hint=_CREDENTIALS_HINT,
             )
         return RegistryError(text, status=status)
+
+
+def _ecr_client(region: str, fips: bool) -> Any:
+    """A boto3 ECR client for the region of a registry host (boto3 is imported here)."""
+    import boto3
+    from botocore.config import Config
+
+    config = Config(retries={"mode": "standard", "max_attempts": 5}, use_fips_endpoint=fips)
+    return boto3.session.Session().client("ecr", region_name=region, config=config)
+
+
+class EcrLogin:
+    """Registry credentials for an ECR host from the AWS API, as docker-credential-ecr-login
+    gets them: `get_authorization_token` gives a 12-hour user `AWS` and password.
+
+    It is asked only after the Docker config found nothing for the host (see
+    `drivers.registries`), and it never fails a command: without AWS credentials or the
+    `ecr:GetAuthorizationToken` permission it answers anonymous, and the registry's refusal
+    then says how to log in.
+    """
+
+    def resolve(self, registry: str) -> Credential:
+        try:
+            account, region, fips = parse_host(registry)
+        except InvalidInput:
+            return ANONYMOUS
+        try:
+            from botocore.exceptions import BotoCoreError, ClientError
+        except ImportError:
+            return ANONYMOUS
+        try:
+            answer = _ecr_client(region, fips).get_authorization_token(registryIds=[account])
+            token = answer["authorizationData"][0]["authorizationToken"]
+            username, _, password = base64.b64decode(token).decode().partition(":")
+        except (BotoCoreError, ClientError, KeyError, IndexError, ValueError) as error:
+            log.debug("no ECR login token for %s: %s", registry, type(error).__name__)
+            return ANONYMOUS
+        if not (username and password):
+            return ANONYMOUS
+        return Credential(
+            username=username,
+            password=password,
+            source=f"the AWS API (ecr:GetAuthorizationToken, region {region})",
+        )
 
 
 def _failure_error(what: str, failure: str) -> RegistryError:

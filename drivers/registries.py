@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from drivers.contract import Driver
-from drivers.credentials import CredentialSource, default_keychain
+from drivers.credentials import Chain, CredentialSource, default_keychain
 from drivers.distribution import DistributionClient, Ping
 from drivers.errors import InvalidInput
 from drivers.reference import DOCKER_HUB_ALIASES, normalize_registry, split_host_port
@@ -29,6 +29,9 @@ class Implementation:
     # "module:Class" of the native driver, imported only when used (drivers load SDKs such as
     # boto3). None until the native driver lands: then `default` serves the implementation.
     driver: str | None = None
+    # "module:Class" of a CredentialSource asked after the Docker config found nothing for
+    # the host (ECR: a token from the AWS API), before going anonymous.
+    login: str | None = None
 
     @property
     def native(self) -> bool:
@@ -56,6 +59,7 @@ IMPLEMENTATIONS: dict[str, Implementation] = {
             r"^\d{12}\.dkr\.ecr(-fips)?\.<region>\.amazonaws\.com(\.cn)?$",
             "boto3 batch_delete_image by imageTag (100 per call)",
             _rx(r"^\d{12}\.dkr\.ecr(-fips)?\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$"),
+            login="drivers.ecr:EcrLogin",
             driver="drivers.ecr:EcrDriver",
         ),
         Implementation(
@@ -204,12 +208,26 @@ class RegistryOptions:
 
 
 def client_for(registry: str, options: RegistryOptions) -> DistributionClient:
-    credentials = options.credentials or default_keychain(options.docker_config)
+    credentials = options.credentials or _keychain(registry, options)
     transport = Transport(registry, credentials, insecure=options.is_insecure(registry))
     # Resolve now, before any request: a broken Docker config or credential helper is bad
     # input and must stop the command before it touches the registry.
     _ = transport.credential
     return DistributionClient(transport)
+
+
+def _keychain(registry: str, options: RegistryOptions) -> CredentialSource:
+    """The Docker config's credentials; then, for a host whose implementation has a native
+    login (ECR), that login; then anonymous (DESIGN "Credentials")."""
+    import importlib
+
+    keychain = default_keychain(options.docker_config)
+    found = detect(registry, override=options.implementation, known_hosts=options.known_hosts)
+    path = IMPLEMENTATIONS[found.name].login
+    if path is None:
+        return keychain
+    module, _, cls = path.partition(":")
+    return Chain(keychain, getattr(importlib.import_module(module), cls)())
 
 
 def driver_for(registry: str, options: RegistryOptions) -> Driver:

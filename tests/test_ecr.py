@@ -6,6 +6,7 @@ moto's image digest is not sha256 of the manifest, so digests are compared with 
 
 from __future__ import annotations
 
+import base64
 import json
 import socket
 import uuid
@@ -17,11 +18,11 @@ import pytest
 from moto.server import ThreadedMotoServer
 
 from drivers.contract import DeletesManifests, DeletesTagsInBulk, ListsRepositories
-from drivers.ecr import EcrDriver
+from drivers.ecr import EcrDriver, EcrLogin
 from drivers.errors import CredentialError, Forbidden, NotFound, RateLimited, Unauthorized
 from drivers.manifest import OCI_MANIFEST
 from drivers.reference import Reference, Repository
-from drivers.registries import RegistryOptions, driver_for
+from drivers.registries import RegistryOptions, client_for, driver_for
 from tests.bed.images import oci_image
 from tests.cli import run_cli
 
@@ -312,3 +313,32 @@ def test_registries_reports_ecr_as_native(capsys):
     assert ecr["native"] is True and ecr["status"] == "native"
     detected = json.loads(run_cli(capsys, "registries", "--json", "--detect", HOST).out)
     assert detected["name"] == "ecr" and detected["status"] == "native"
+
+
+# -- registry credentials from the AWS API (for pull, copy and inspect) ---------------------
+
+
+def test_the_ecr_login_gives_registry_credentials_from_the_aws_api(aws):
+    found = EcrLogin().resolve(HOST)
+    assert found.username == "AWS" and found.password
+    assert "ecr:GetAuthorizationToken" in found.source
+    assert found.password not in repr(found)
+    assert EcrLogin().resolve("registry.example.com").is_anonymous
+
+
+def test_the_ecr_login_is_anonymous_without_aws_credentials(aws, monkeypatch):
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    assert EcrLogin().resolve(HOST).is_anonymous
+
+
+def test_an_ecr_host_uses_the_docker_config_first_then_the_aws_login(aws, docker_config):
+    transport = client_for(HOST, RegistryOptions()).transport
+    assert transport.credential.username == "AWS"
+    assert "AWS API" in transport.credential.source
+
+    auth = base64.b64encode(b"AWS:from-the-docker-config").decode()
+    (docker_config / "config.json").write_text(json.dumps({"auths": {HOST: {"auth": auth}}}))
+    transport = client_for(HOST, RegistryOptions()).transport
+    assert transport.credential.password == "from-the-docker-config"
