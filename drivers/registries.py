@@ -104,6 +104,7 @@ IMPLEMENTATIONS: dict[str, Implementation] = {
             "harbor.*, or a token realm ending in /service/token",
             "Harbor API v2.0 DELETE …/artifacts/{ref}/tags/{tag}",
             _rx(r"^harbor\."),
+            driver="drivers.harbor:HarborDriver",
         ),
         Implementation(
             "quay",

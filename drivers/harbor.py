@@ -1,0 +1,265 @@
+"""The `harbor` driver: Harbor's API v2.0 for tags, Registry v2 for manifests.
+
+Deleting a manifest through the Registry v2 API deletes the whole artifact in Harbor, with
+every tag on it. Harbor's own API removes one tag and leaves the artifact:
+
+* `GET /api/v2.0/projects/{project}/repositories/{repo}/artifacts?with_tag=true&page=N`:
+  every artifact with its digest and its tags, each tag with its `push_time`, which spares
+  the cleanup engine a HEAD per tag and an image-config read per image.
+* `DELETE …/artifacts/{digest}/tags/{tag}` (200): only that tag goes.
+
+A repository `project/a/b` is project `project`, repository `a/b`; Harbor wants the
+repository name URL-encoded twice (`a%252Fb`), since its router decodes the path once.
+
+API calls carry HTTP Basic credentials of a user or robot account, in this order: the
+`--repo-harbor-username`/`--repo-harbor-password` options (`RegistryOptions
+.native_credentials`); `PORTSIDE_REPO_HARBOR_USERNAME` and `PORTSIDE_REPO_HARBOR_PASSWORD`;
+the username and password stored for the Harbor host in the Docker config. The API is
+`https://{registry host}/api/v2.0`; `PORTSIDE_HARBOR_API` names another (the tests' fake).
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import os
+from collections.abc import Mapping
+from typing import ClassVar
+from urllib.parse import quote, urlsplit
+
+from drivers.contract import TagInfo, parse_created
+from drivers.default import DefaultDriver
+from drivers.distribution import DistributionClient
+from drivers.errors import (
+    CredentialError,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    ProtocolError,
+    RegistryError,
+    Unauthorized,
+    error_for_status,
+)
+from drivers.httpclient import Response
+from drivers.native import ReadsThroughDefault
+from drivers.reference import Reference, Repository
+from drivers.transport import Transport
+
+API_PATH = "/api/v2.0"
+API_ENV = "PORTSIDE_HARBOR_API"
+USERNAME_ENV = "PORTSIDE_REPO_HARBOR_USERNAME"
+PASSWORD_ENV = "PORTSIDE_REPO_HARBOR_PASSWORD"
+PAGE_SIZE = 100  # Harbor's largest page
+# A digest no artifact has: deleting a tag from it answers 404 only when the credentials may
+# delete tags at all (Harbor checks the permission first).
+_PROBE_DIGEST = "sha256:" + "0" * 64
+
+ROLE_HINT = (
+    "deleting tags needs the project role Maintainer or Project Admin (Developer may not), "
+    "or a robot account with the Delete Tag permission on the project"
+)
+NO_CREDENTIALS_HINT = (
+    f"pass --repo-harbor-username and --repo-harbor-password (${USERNAME_ENV}, "
+    f"${PASSWORD_ENV}), or `portside login` to the Harbor host with a user or robot account"
+)
+
+
+class HarborDriver(ReadsThroughDefault):
+    """Tags through the Harbor API; manifests, blobs and referrers through Registry v2."""
+
+    name: ClassVar[str] = "harbor"
+
+    def __init__(
+        self,
+        client: DistributionClient,
+        options: object = None,
+        *,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
+        env = os.environ if environ is None else environ
+        # The CLI's --repo-harbor-* options win over their PORTSIDE_REPO_HARBOR_* twins.
+        given: Mapping[str, str] = getattr(options, "native_credentials", None) or {}
+        username = given.get("harbor_username") or env.get(USERNAME_ENV, "")
+        password = given.get("harbor_password") or env.get(PASSWORD_ENV, "")
+        source = (
+            "--repo-harbor-username/--repo-harbor-password"
+            if given.get("harbor_username") or given.get("harbor_password")
+            else f"${USERNAME_ENV} and ${PASSWORD_ENV}"
+        )
+        self.registry = DefaultDriver(client, name=self.name)
+        self._login = _login_credentials(username, password, source, client)
+        override = (env.get(API_ENV) or "").rstrip("/")
+        if override:
+            self.api = override
+            self.transport = Transport(urlsplit(override).netloc or override)
+        else:
+            # The registry's own host, scheme and TLS settings; paths stay relative.
+            self.api = API_PATH
+            self.transport = client.transport
+        self._digests: dict[tuple[str, str], str] = {}  # (repository, tag) -> digest, listed
+        self._deletion_checked: set[str] = set()
+
+    # -- the Harbor API ------------------------------------------------------------------
+
+    def list_tags(self, repository: Repository) -> list[TagInfo]:
+        base = f"{self._artifacts_url(repository)}?with_tag=true&page_size={PAGE_SIZE}"
+        what = f"tags of {repository} (Harbor API)"
+        tags: list[TagInfo] = []
+        seen = 0
+        page = 1
+        while True:
+            # Public projects list without credentials; private ones need them.
+            response = self._call("GET", f"{base}&page={page}", what, authenticated=False)
+            artifacts = _json_list(response)
+            seen += len(artifacts)
+            for artifact in artifacts:
+                tags.extend(self._tags_of(repository, artifact))
+            if not artifacts or not _more_pages(response, seen, len(artifacts)):
+                return tags
+            page += 1
+
+    def delete_tag(self, repository: Repository, tag: str) -> None:
+        digest = self._digests.get((repository.path, tag))
+        if digest is None:
+            digest = self.registry.resolve(Reference(repository, tag=tag)).digest
+        self._delete(repository, digest, tag, f"deleting {repository}:{tag}")
+
+    def check_deletion(self, repository: Repository) -> None:
+        """Delete a tag from an artifact that does not exist: 404 when deleting can work,
+        401/403 for credentials that may not delete, before the cleanup touches anything."""
+        if repository.path in self._deletion_checked:
+            return
+        probe = f"portside-deletion-probe-{os.urandom(8).hex()}"
+        with contextlib.suppress(NotFound):
+            self._delete(repository, _PROBE_DIGEST, probe, str(repository), "; nothing was deleted")
+        self._deletion_checked.add(repository.path)
+
+    def _delete(
+        self, repository: Repository, digest: str, tag: str, what: str, after: str = ""
+    ) -> None:
+        reference = quote(digest, safe=":")  # sha256:…, as Harbor's own links write it
+        url = f"{self._artifacts_url(repository)}/{reference}/tags/{quote(tag, safe='')}"
+        try:
+            self._call("DELETE", url, what, authenticated=True)
+        except Forbidden as error:
+            raise Forbidden(
+                f"{what}: Harbor refused to delete with the credentials from "
+                f"{self._login_source()} (HTTP {error.status}){after}",
+                status=error.status,
+                method=error.method,
+                url=error.url,
+                hint=ROLE_HINT,
+            ) from None
+
+    def _tags_of(self, repository: Repository, artifact: object) -> list[TagInfo]:
+        if not isinstance(artifact, dict):
+            return []
+        digest = artifact.get("digest")
+        digest = digest if isinstance(digest, str) and digest else None
+        found = []
+        for item in artifact.get("tags") or []:  # null for an untagged artifact
+            if isinstance(item, dict) and isinstance(item.get("name"), str):
+                if digest is not None:
+                    self._digests[(repository.path, item["name"])] = digest
+                pushed = parse_created(item.get("push_time")) or parse_created(
+                    artifact.get("push_time")
+                )
+                found.append(TagInfo(item["name"], digest, pushed))
+        return found
+
+    def _artifacts_url(self, repository: Repository) -> str:
+        project, _, name = repository.path.partition("/")
+        if not name:
+            raise InvalidInput(
+                f"{repository}: a Harbor repository is PROJECT/NAME",
+                hint="name the repository as HOST/PROJECT/NAME",
+            )
+        # Twice: Harbor decodes the path once before routing, so `a/b` travels as a%252Fb.
+        encoded = quote(quote(name, safe=""), safe="")
+        return f"{self.api}/projects/{quote(project, safe='')}/repositories/{encoded}/artifacts"
+
+    def _call(self, method: str, url: str, what: str, *, authenticated: bool) -> Response:
+        headers = {"Accept": "application/json"}
+        if self._login is not None:
+            username, password, _ = self._login
+            basic = base64.b64encode(f"{username}:{password}".encode()).decode()
+            headers["Authorization"] = f"Basic {basic}"
+        elif authenticated:
+            raise CredentialError(
+                "deleting tags through the Harbor API needs credentials, and none were found",
+                hint=NO_CREDENTIALS_HINT,
+            )
+        # The transport adds no credentials of its own (authenticate=False): the Basic
+        # header above is the only one, and it goes to the Harbor API host only.
+        response = self.transport.request(method, url, headers=headers, authenticate=False)
+        if response.status_code == 200:
+            return response
+        if response.status_code == 401 and self._login is not None:
+            response.close()
+            raise Unauthorized(
+                f"{what}: Harbor refused the credentials from {self._login[2]} (HTTP 401)",
+                status=401,
+                method=method,
+                url=response.url,
+                hint="check the username and password; a robot account's name includes "
+                "its robot$ prefix",
+            )
+        raise _harbor_error(response, what)
+
+    def _login_source(self) -> str:
+        return self._login[2] if self._login is not None else "nowhere (anonymous)"
+
+
+def _login_credentials(
+    username: str, password: str, source: str, client: DistributionClient
+) -> tuple[str, str, str] | None:
+    """(username, password, where they came from), or None for anonymous calls."""
+    if username or password:
+        if not (username and password):
+            raise InvalidInput(
+                f"${USERNAME_ENV} and ${PASSWORD_ENV} go together; one of them is empty",
+                hint="set both: the Harbor user or robot account and its password or secret",
+            )
+        return username, password, source
+    credential = client.transport.credential
+    if credential.username and credential.password:
+        return credential.username, credential.password, credential.source
+    return None
+
+
+def _more_pages(response: Response, seen: int, got: int) -> bool:
+    """Harbor says `X-Total-Count` and a `Link: <…>; rel="next"`; without them a full page
+    means there may be more."""
+    if 'rel="next"' in (response.headers.get("Link") or ""):
+        return True
+    total = response.headers.get("X-Total-Count")
+    if total is not None and total.strip().isdigit():
+        return seen < int(total)
+    return got >= PAGE_SIZE
+
+
+def _json_list(response: Response) -> list:
+    with contextlib.suppress(ValueError, UnicodeDecodeError):
+        artifacts = response.json()
+        if isinstance(artifacts, list):
+            return artifacts
+    raise ProtocolError(
+        "the Harbor API answered with something other than a JSON array of artifacts",
+        url=response.url,
+        hint=f"check ${API_ENV}, which must name the Harbor API (…/api/v2.0), if set",
+    )
+
+
+def _harbor_error(response: Response, what: str) -> RegistryError:
+    """The error for a Harbor API answer. Its body is {"errors": [{"code", "message"}]},
+    the Registry v2 shape, so `error_for_status` keeps Harbor's own words."""
+    error = error_for_status(
+        response.status_code, response.method, response.url, response.content[:2000], what=what
+    )
+    if isinstance(error, NotFound):
+        error.hint = "check the project, repository and tag in Harbor"
+    elif isinstance(error, Unauthorized):
+        error.hint = NO_CREDENTIALS_HINT
+    elif isinstance(error, Forbidden):
+        error.hint = ROLE_HINT
+    return error
