@@ -215,7 +215,12 @@ def test_registries_lists_all_eleven_and_detects(capsys, registry_plain):
         "default", "ecr", "acr", "dockerhub", "gcr", "github",
         "gitlab", "harbor", "quay", "artifactory", "nexus",
     ]  # fmt: skip
-    assert {row["name"] for row in table if row["native"]} == {"default", "dockerhub", "ecr"}
+    assert {row["name"] for row in table if row["native"]} == {
+        "default",
+        "dockerhub",
+        "ecr",
+        "quay",
+    }
     assert "reads via default" in run_cli(capsys, "registries").out
 
     ghcr = json.loads(run_cli(capsys, "registries", "--json", "--detect", "ghcr.io").out)
