@@ -41,6 +41,9 @@ class CleanupArgs(NamedTuple):
     repo_docker_hub_token: str | None = None
     repo_docker_hub_username: str | None = None
     repo_docker_hub_password: str | None = None
+    repo_harbor_username: str | None = None
+    repo_harbor_password: str | None = None
+    repo_quay_token: str | None = None
 
 
 def cleanup(args: CleanupArgs) -> None:
@@ -78,6 +81,9 @@ def cleanup(args: CleanupArgs) -> None:
                     "docker_hub_token": args.repo_docker_hub_token,
                     "docker_hub_username": args.repo_docker_hub_username,
                     "docker_hub_password": args.repo_docker_hub_password,
+                    "harbor_username": args.repo_harbor_username,
+                    "harbor_password": args.repo_harbor_password,
+                    "quay_token": args.repo_quay_token,
                 },
             ),
             dry_run=args.dry_run,
@@ -184,6 +190,21 @@ CLEANUP = CommandSpec(
             "repo_docker_hub_password",
             "--repo-docker-hub-password",
             "Docker Hub password or personal access token; prefer the env twin.",
+        ),
+        _option(
+            "repo_harbor_username",
+            "--repo-harbor-username",
+            "Harbor user or robot account, for the Harbor API (with the password).",
+        ),
+        _option(
+            "repo_harbor_password",
+            "--repo-harbor-password",
+            "Harbor password or robot secret; prefer the env twin.",
+        ),
+        _option(
+            "repo_quay_token",
+            "--repo-quay-token",
+            "Quay OAuth or robot token for deleting tags; prefer the env twin.",
         ),
     ),
     args=CleanupArgs,

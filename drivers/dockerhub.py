@@ -22,7 +22,6 @@ not delete by digest, so the cleanup engine deletes every tag through the Hub AP
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import threading
@@ -42,11 +41,10 @@ from drivers.errors import (
     RateLimited,
     RegistryError,
     Unauthorized,
-    error_for_status,
 )
 from drivers.httpclient import Response
-from drivers.manifest import Descriptor, Manifest
-from drivers.reference import Reference, Repository
+from drivers.native import ThroughRegistryV2, api_error, json_body, json_object
+from drivers.reference import Repository
 from drivers.transport import Transport
 
 HUB_API = "https://hub.docker.com"
@@ -55,7 +53,6 @@ TOKEN_ENV = "PORTSIDE_REPO_DOCKER_HUB_TOKEN"
 USERNAME_ENV = "PORTSIDE_REPO_DOCKER_HUB_USERNAME"
 PASSWORD_ENV = "PORTSIDE_REPO_DOCKER_HUB_PASSWORD"
 PAGE_SIZE = 100  # the Hub API's largest page
-_DETAIL_LIMIT = 200  # characters of the Hub's own error text kept in a message
 
 PAT_HINT = (
     "a Docker Hub personal access token cannot delete unless its scope is "
@@ -69,7 +66,7 @@ NO_CREDENTIALS_HINT = (
 )
 
 
-class DockerHubDriver:
+class DockerHubDriver(ThroughRegistryV2):
     name: ClassVar[str] = "dockerhub"
 
     def __init__(
@@ -99,20 +96,6 @@ class DockerHubDriver:
         self._lock = threading.Lock()
         self._deletion_checked: set[str] = set()
 
-    # -- Registry v2, through the default driver -----------------------------------------
-
-    def resolve(self, reference: Reference) -> Descriptor:
-        return self.registry.resolve(reference)
-
-    def get_manifest(self, repository: Repository, reference: str) -> Manifest:
-        return self.registry.get_manifest(repository, reference)
-
-    def read_blob(self, repository: Repository, digest: str) -> bytes:
-        return self.registry.read_blob(repository, digest)
-
-    def list_referrers(self, repository: Repository, digest: str) -> list[Descriptor] | None:
-        return self.registry.list_referrers(repository, digest)
-
     # -- the Hub API ---------------------------------------------------------------------
 
     def list_tags(self, repository: Repository) -> list[TagInfo]:
@@ -135,16 +118,6 @@ class DockerHubDriver:
 
     def delete_tag(self, repository: Repository, tag: str) -> None:
         self._delete(repository, tag, f"deleting {repository.familiar}:{tag}")
-
-    def check_deletion(self, repository: Repository) -> None:
-        """Log in and delete a tag that does not exist: 404 when deleting can work, 401/403
-        for credentials that may not delete, before the cleanup has touched anything."""
-        if repository.path in self._deletion_checked:
-            return
-        probe = f"portside-deletion-probe-{os.urandom(8).hex()}"
-        with contextlib.suppress(NotFound):
-            self._delete(repository, probe, repository.familiar, "; nothing was deleted")
-        self._deletion_checked.add(repository.path)
 
     def _delete(self, repository: Repository, tag: str, what: str, after: str = "") -> None:
         url = f"{self._tags_url(repository)}/{quote(tag, safe='')}/"
@@ -219,7 +192,7 @@ class DockerHubDriver:
             authenticate=False,
         )
         if response.status_code == 401:
-            second_factor = "login_2fa_token" in _body(response)
+            second_factor = "login_2fa_token" in json_body(response)
             raise Unauthorized(
                 f"Docker Hub refused the login of {username!r} from {source}",
                 status=401,
@@ -275,40 +248,21 @@ def _tag_info(item: Mapping[str, object]) -> TagInfo:
     return TagInfo(str(item["name"]), digest, pushed)
 
 
-def _body(response: Response) -> dict:
-    try:
-        doc = json.loads(response.content)
-    except (ValueError, UnicodeDecodeError):
-        return {}
-    return doc if isinstance(doc, dict) else {}
-
-
 def _json(response: Response) -> dict:
-    try:
-        doc = json.loads(response.content)
-    except (ValueError, UnicodeDecodeError):
-        doc = None
-    if not isinstance(doc, dict):
-        raise ProtocolError(
-            "the Docker Hub API answered with something other than a JSON object",
-            url=response.url,
-            hint=f"check ${API_ENV}, which must name the Hub API (default {HUB_API})",
-        )
-    return doc
+    hint = f"check ${API_ENV}, which must name the Hub API (default {HUB_API})"
+    return json_object(response, api="Docker Hub API", hint=hint)
 
 
 def _hub_error(response: Response, what: str) -> RegistryError:
-    """The error for a Hub API answer; the Hub's own words ({"detail"} or {"message"}) are
-    kept, shortened, since they often say what to do."""
-    doc = _body(response)
-    error = error_for_status(response.status_code, response.method, response.url, b"", what=what)
-    said = doc.get("detail") or doc.get("message") or doc.get("text")
-    if isinstance(said, str) and said.strip():
-        error.message += f": {said.strip()[:_DETAIL_LIMIT]}"
-    if isinstance(error, NotFound):
-        error.hint = "check the namespace, repository and tag on hub.docker.com"
-    elif isinstance(error, Unauthorized | Forbidden):
-        error.hint = NO_CREDENTIALS_HINT
-    elif isinstance(error, RateLimited):
-        error.hint = "Docker Hub limits API calls per account: wait, then run again"
-    return error
+    """The error for a Hub API answer, with the Hub's own words ({"detail"} or {"message"})."""
+    return api_error(
+        response,
+        what,
+        said=("detail", "message", "text"),
+        hints={
+            NotFound: "check the namespace, repository and tag on hub.docker.com",
+            Unauthorized: NO_CREDENTIALS_HINT,
+            Forbidden: NO_CREDENTIALS_HINT,
+            RateLimited: "Docker Hub limits API calls per account: wait, then run again",
+        },
+    )

@@ -41,7 +41,7 @@ from drivers.errors import (
     error_for_status,
 )
 from drivers.httpclient import Response
-from drivers.native import ReadsThroughDefault
+from drivers.native import ThroughRegistryV2
 from drivers.reference import Reference, Repository
 from drivers.transport import Transport
 
@@ -64,7 +64,7 @@ NO_CREDENTIALS_HINT = (
 )
 
 
-class HarborDriver(ReadsThroughDefault):
+class HarborDriver(ThroughRegistryV2):
     """Tags through the Harbor API; manifests, blobs and referrers through Registry v2."""
 
     name: ClassVar[str] = "harbor"
@@ -82,7 +82,7 @@ class HarborDriver(ReadsThroughDefault):
         username = given.get("harbor_username") or env.get(USERNAME_ENV, "")
         password = given.get("harbor_password") or env.get(PASSWORD_ENV, "")
         source = (
-            "--repo-harbor-username/--repo-harbor-password"
+            f"--repo-harbor-username/--repo-harbor-password (or ${USERNAME_ENV}, ${PASSWORD_ENV})"
             if given.get("harbor_username") or given.get("harbor_password")
             else f"${USERNAME_ENV} and ${PASSWORD_ENV}"
         )
@@ -122,7 +122,7 @@ class HarborDriver(ReadsThroughDefault):
         digest = self._digests.get((repository.path, tag))
         if digest is None:
             digest = self.registry.resolve(Reference(repository, tag=tag)).digest
-        self._delete(repository, digest, tag, f"deleting {repository}:{tag}")
+        self._delete_from(repository, digest, tag, f"deleting {repository}:{tag}")
 
     def check_deletion(self, repository: Repository) -> None:
         """Delete a tag from an artifact that does not exist: 404 when deleting can work,
@@ -131,10 +131,12 @@ class HarborDriver(ReadsThroughDefault):
             return
         probe = f"portside-deletion-probe-{os.urandom(8).hex()}"
         with contextlib.suppress(NotFound):
-            self._delete(repository, _PROBE_DIGEST, probe, str(repository), "; nothing was deleted")
+            self._delete_from(
+                repository, _PROBE_DIGEST, probe, str(repository), "; nothing was deleted"
+            )
         self._deletion_checked.add(repository.path)
 
-    def _delete(
+    def _delete_from(
         self, repository: Repository, digest: str, tag: str, what: str, after: str = ""
     ) -> None:
         reference = quote(digest, safe=":")  # sha256:…, as Harbor's own links write it

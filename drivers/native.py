@@ -1,20 +1,31 @@
-"""What the native drivers share: reading through the Registry v2 API.
+"""What the drivers of a registry's own tag API share (dockerhub, quay).
 
-A native driver (Harbor, Docker Hub, …) lists and deletes tags through its registry's own
-API, but manifests, blobs and referrers are plain Registry v2 everywhere. It keeps a
-`DefaultDriver` for those in `self.registry` (composition, not inheritance: the default
-driver's deletion must never be reached by accident) and gets these four methods from here.
+Such a driver lists and deletes tags through the registry's own API, and leaves the rest to
+the Registry v2 API through the `default` driver it wraps, `self.registry`.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
+from collections.abc import Mapping
+
 from drivers.default import DefaultDriver
+from drivers.errors import NotFound, ProtocolError, RegistryError, error_for_status
+from drivers.httpclient import Response
 from drivers.manifest import Descriptor, Manifest
 from drivers.reference import Reference, Repository
 
+_DETAIL_LIMIT = 200  # characters of an API's own error text kept in a message
 
-class ReadsThroughDefault:
+
+class ThroughRegistryV2:
+    """Resolving tags and reading manifests, blobs and referrers through `self.registry`;
+    and `check_deletion` as a harmless probe: deleting a tag that does not exist."""
+
     registry: DefaultDriver
+    _deletion_checked: set[str]
 
     def resolve(self, reference: Reference) -> Descriptor:
         return self.registry.resolve(reference)
@@ -27,3 +38,61 @@ class ReadsThroughDefault:
 
     def list_referrers(self, repository: Repository, digest: str) -> list[Descriptor] | None:
         return self.registry.list_referrers(repository, digest)
+
+    def check_deletion(self, repository: Repository) -> None:
+        """Delete a tag that does not exist: 404 when deleting can work, 401/403 for
+        credentials that may not delete, before the cleanup has touched anything."""
+        if repository.path in self._deletion_checked:
+            return
+        probe = f"portside-deletion-probe-{os.urandom(8).hex()}"
+        with contextlib.suppress(NotFound):
+            self._delete(repository, probe, repository.familiar, "; nothing was deleted")
+        self._deletion_checked.add(repository.path)
+
+    def _delete(self, repository: Repository, tag: str, what: str, after: str = "") -> None:
+        raise NotImplementedError  # each driver's own API call
+
+
+def json_body(response: Response) -> dict:
+    """The answer's JSON object; {} for anything else (an error page, say)."""
+    try:
+        doc = json.loads(response.content)
+    except (ValueError, UnicodeDecodeError):
+        return {}
+    return doc if isinstance(doc, dict) else {}
+
+
+def json_object(response: Response, *, api: str, hint: str) -> dict:
+    """The answer's JSON object, which a successful call must have."""
+    try:
+        doc = json.loads(response.content)
+    except (ValueError, UnicodeDecodeError):
+        doc = None
+    if not isinstance(doc, dict):
+        raise ProtocolError(
+            f"the {api} answered with something other than a JSON object",
+            url=response.url,
+            hint=hint,
+        )
+    return doc
+
+
+def api_error(
+    response: Response,
+    what: str,
+    *,
+    said: tuple[str, ...],
+    hints: Mapping[type[RegistryError], str],
+) -> RegistryError:
+    """The error for an API's answer. The API's own words (the first of the `said` fields)
+    are kept, shortened, since they often say what to do; `hints` by error class."""
+    doc = json_body(response)
+    error = error_for_status(response.status_code, response.method, response.url, b"", what=what)
+    words = next((doc[key] for key in said if isinstance(doc.get(key), str) and doc[key]), "")
+    if words.strip():
+        error.message += f": {words.strip()[:_DETAIL_LIMIT]}"
+    for kind, hint in hints.items():
+        if isinstance(error, kind):
+            error.hint = hint
+            break
+    return error

@@ -112,6 +112,7 @@ IMPLEMENTATIONS: dict[str, Implementation] = {
             "quay.io, quay.*",
             "Quay API DELETE /api/v1/repository/{repo}/tag/{tag}",
             _rx(r"^quay\."),
+            driver="drivers.quay:QuayDriver",
         ),
         Implementation(
             "artifactory",

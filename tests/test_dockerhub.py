@@ -18,22 +18,19 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
-import requests
 
 from drivers.reference import Reference, parse_repository
 from drivers.registries import RegistryOptions, driver_for
-from tests.bed import Image, oci_image, push_image_raw
-from tests.bed.quietserver import QuietHTTPServer
+from tests.bed import oci_image
 from tests.bed.registry import RunningRegistry
 from tests.cli import run_cli
+from tests.native_support import check_cleanup_by_push_time, manifest_exists, push, serve_json_api
 
 NOW = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
 USER = "hubuser"
@@ -147,65 +144,22 @@ class FakeHub:
 @pytest.fixture
 def hub(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeHub]:
     fake = FakeHub()
-
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-        def _handle(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length) if length else b""
-            status, doc = fake.answer(self.command, self.path, self.headers, body)
-            data = json.dumps(doc).encode() if doc is not None else b""
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            if status == 429:
-                self.send_header("Retry-After", "0")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        do_GET = do_POST = do_DELETE = _handle
-
-    server = QuietHTTPServer(("127.0.0.1", 0), Handler)
-    fake.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02})
-    thread.daemon = True
-    thread.start()
-    for name in (
-        "PORTSIDE_REPO_DOCKER_HUB_TOKEN",
-        "PORTSIDE_REPO_DOCKER_HUB_USERNAME",
-        "PORTSIDE_REPO_DOCKER_HUB_PASSWORD",
-        "PORTSIDE_REPO_CONTAINER_REGISTRY",
-    ):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("PORTSIDE_DOCKER_HUB_API", fake.url)
-    yield fake
-    server.shutdown()
-    server.server_close()
+    with serve_json_api(fake.answer) as url:
+        fake.url = url
+        for name in (
+            "PORTSIDE_REPO_DOCKER_HUB_TOKEN",
+            "PORTSIDE_REPO_DOCKER_HUB_USERNAME",
+            "PORTSIDE_REPO_DOCKER_HUB_PASSWORD",
+            "PORTSIDE_REPO_CONTAINER_REGISTRY",
+        ):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("PORTSIDE_DOCKER_HUB_API", fake.url)
+        yield fake
 
 
 def as_user(monkeypatch: pytest.MonkeyPatch, password: str = PASSWORD) -> None:
     monkeypatch.setenv("PORTSIDE_REPO_DOCKER_HUB_USERNAME", USER)
     monkeypatch.setenv("PORTSIDE_REPO_DOCKER_HUB_PASSWORD", password)
-
-
-def push(registry: RunningRegistry, hub: FakeHub, path: str, image: Image, **ages) -> str:
-    """Push `image` under each tag to the registry, and tell the Hub when each was pushed."""
-    for tag, age in ages.items():
-        push_image_raw(registry.url, path, image, tag)
-        hub.push(path, tag, image.digest, age)
-    return image.digest
-
-
-def manifest_exists(registry: RunningRegistry, path: str, digest: str) -> bool:
-    accept = "application/vnd.oci.image.manifest.v1+json"
-    answer = requests.head(
-        f"{registry.url}/v2/{path}/manifests/{digest}", headers={"Accept": accept}, timeout=10
-    )
-    return answer.status_code == 200
 
 
 def delete_ci_tags(capsys: pytest.CaptureFixture[str], registry: RunningRegistry, path: str):
@@ -285,30 +239,8 @@ def test_an_expired_jwt_is_renewed_with_a_new_login(
 def test_cleanup_dry_run_then_real_run_by_push_time(
     capsys, monkeypatch, docker_config, hub, registry_plain, unique_repo
 ):
-    """The images were built long ago; the Hub's push times decide what is new."""
     as_user(monkeypatch)
-    r, path = registry_plain, unique_repo
-    old = push(r, hub, path, oci_image(f"{path}-old"), **{"ci-1": dt.timedelta(days=20)})
-    new = push(r, hub, path, oci_image(f"{path}-new"), **{"ci-2": dt.timedelta(days=2)})
-    push(r, hub, path, oci_image(f"{path}-rel"), latest=dt.timedelta(days=30))
-    target = f"{r.host}/{path}"
-    args = ("--repo-container-registry", "dockerhub", "--keep-newer-than", "7d", "--json")
-
-    dry = run_cli(capsys, "cleanup", target, *args, "--dry-run")
-    assert dry.code == 0, dry.err
-    report = json.loads(dry.out)
-    assert [e["tag"] for e in report["deleted"]] == ["ci-1"]
-    kept = {e["tag"]: e for e in report["kept"]}
-    assert set(kept) == {"ci-2", "latest"}
-    assert kept["ci-2"]["time"] == (NOW - dt.timedelta(days=2)).isoformat().replace("+00:00", "Z")
-    assert not [c for c in hub.calls if c.method == "DELETE"]
-    assert set(hub.tags_of(path)) == {"ci-1", "ci-2", "latest"}
-
-    real = run_cli(capsys, "cleanup", target, *args)
-    assert real.code == 0, real.err
-    assert json.loads(real.out)["summary"]["deleted"] == 1
-    assert set(hub.tags_of(path)) == {"ci-2", "latest"}
-    assert manifest_exists(r, path, old) and manifest_exists(r, path, new)
+    check_cleanup_by_push_time(capsys, registry_plain, hub, unique_repo, "dockerhub", NOW)
 
 
 def test_read_only_token_is_exit_3_with_the_hint_and_deletes_nothing(

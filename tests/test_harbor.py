@@ -32,8 +32,8 @@ from drivers.registries import RegistryOptions, driver_for
 from tests.bed import oci_image
 from tests.bed.registry import RunningRegistry
 from tests.cli import run_cli
+from tests.native_support import manifest_exists, push  # the same for every fake API
 from tests.scripted import Answer, ScriptedServer, Seen
-from tests.test_dockerhub import manifest_exists, push  # the same for every fake API
 
 NOW = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
 MAINTAINER = "robot$ci+cleanup"
@@ -356,3 +356,21 @@ def test_registries_says_harbor_is_native(capsys):
     assert detected.code == 0, detected.text
     assert detected.out.splitlines()[-1] == "status: native"
     assert "harbor.example.com: harbor" in detected.out
+
+
+def test_the_credential_options_win_over_their_env_twins(
+    capsys, monkeypatch, docker_config, harbor, registry_plain, unique_repo
+):
+    as_user(monkeypatch, DEVELOPER, DEVELOPER_PASSWORD)  # the env twins may not delete
+    r, path = registry_plain, unique_repo
+    push(r, harbor, path, oci_image(f"{path}-a"), **{"ci-1": dt.timedelta(days=20)})
+    push(r, harbor, path, oci_image(f"{path}-b"), latest=dt.timedelta(days=30))
+
+    result = cleanup(
+        capsys, r, path, "--repo-harbor-username", MAINTAINER,
+        "--repo-harbor-password", PASSWORD, "--delete-tag", "ci-.*",
+    )  # fmt: skip
+
+    assert result.code == 0, result.text
+    assert set(harbor.tags_of(path)) == {"latest"}
+    assert PASSWORD not in result.text and DEVELOPER_PASSWORD not in result.text
