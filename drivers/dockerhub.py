@@ -43,7 +43,14 @@ from drivers.errors import (
     Unauthorized,
 )
 from drivers.httpclient import Response
-from drivers.native import ThroughRegistryV2, api_error, json_body, json_object
+from drivers.native import (
+    ThroughRegistryV2,
+    api_error,
+    json_body,
+    json_object,
+    option_settings,
+    user_and_password,
+)
 from drivers.reference import Repository
 from drivers.transport import Transport
 
@@ -77,21 +84,28 @@ class DockerHubDriver(ThroughRegistryV2):
         environ: Mapping[str, str] | None = None,
     ) -> None:
         env = os.environ if environ is None else environ
-        # The CLI's --repo-docker-hub-* options (RegistryOptions.native_credentials) win over
-        # their PORTSIDE_REPO_DOCKER_HUB_* twins, which library callers may set instead.
-        given: Mapping[str, str] = getattr(options, "native_credentials", None) or {}
-        settings = {
-            variable: given.get(name) or env.get(variable, "")
-            for name, variable in (
-                ("docker_hub_token", TOKEN_ENV),
-                ("docker_hub_username", USERNAME_ENV),
-                ("docker_hub_password", PASSWORD_ENV),
-            )
-        }
+        settings = option_settings(
+            options,
+            env,
+            {
+                "docker_hub_token": TOKEN_ENV,
+                "docker_hub_username": USERNAME_ENV,
+                "docker_hub_password": PASSWORD_ENV,
+            },
+        )
         self.registry = DefaultDriver(client, name=self.name)
         self.api = (env.get(API_ENV) or HUB_API).rstrip("/")
         self.transport = Transport(urlsplit(self.api).netloc or self.api)
-        self._login = _login_credentials(settings, client)
+        # A token is used without a login, so none is needed then.
+        self._login = None
+        if not settings[TOKEN_ENV]:
+            self._login = user_and_password(
+                settings[USERNAME_ENV],
+                settings[PASSWORD_ENV],
+                f"${USERNAME_ENV} and ${PASSWORD_ENV}",
+                client,
+                hint=f"set both, or set ${TOKEN_ENV} instead",
+            )
         self._jwt: str | None = settings[TOKEN_ENV] or None
         self._lock = threading.Lock()
         self._deletion_checked: set[str] = set()
@@ -214,30 +228,6 @@ class DockerHubDriver(ThroughRegistryV2):
         if self._login is not None:
             return self._login[2]
         return f"${TOKEN_ENV}"
-
-
-def _login_credentials(
-    env: Mapping[str, str], client: DistributionClient
-) -> tuple[str, str, str] | None:
-    """(username, password, where they came from) for the Hub login, or None.
-
-    The options' env twins come first, then Docker Hub's entry in the Docker config. A
-    token in `PORTSIDE_REPO_DOCKER_HUB_TOKEN` is used without a login, so none is needed.
-    """
-    if env.get(TOKEN_ENV):
-        return None
-    username, password = env.get(USERNAME_ENV, ""), env.get(PASSWORD_ENV, "")
-    if username or password:
-        if not (username and password):
-            raise InvalidInput(
-                f"${USERNAME_ENV} and ${PASSWORD_ENV} go together; one of them is empty",
-                hint=f"set both, or set ${TOKEN_ENV} instead",
-            )
-        return username, password, f"${USERNAME_ENV} and ${PASSWORD_ENV}"
-    credential = client.transport.credential
-    if credential.username and credential.password:
-        return credential.username, credential.password, credential.source
-    return None
 
 
 def _tag_info(item: Mapping[str, object]) -> TagInfo:

@@ -41,7 +41,7 @@ from drivers.errors import (
     error_for_status,
 )
 from drivers.httpclient import Response
-from drivers.native import ThroughRegistryV2
+from drivers.native import ThroughRegistryV2, option_settings, user_and_password
 from drivers.reference import Reference, Repository
 from drivers.transport import Transport
 
@@ -77,17 +77,17 @@ class HarborDriver(ThroughRegistryV2):
         environ: Mapping[str, str] | None = None,
     ) -> None:
         env = os.environ if environ is None else environ
-        # The CLI's --repo-harbor-* options win over their PORTSIDE_REPO_HARBOR_* twins.
-        given: Mapping[str, str] = getattr(options, "native_credentials", None) or {}
-        username = given.get("harbor_username") or env.get(USERNAME_ENV, "")
-        password = given.get("harbor_password") or env.get(PASSWORD_ENV, "")
-        source = (
-            f"--repo-harbor-username/--repo-harbor-password (or ${USERNAME_ENV}, ${PASSWORD_ENV})"
-            if given.get("harbor_username") or given.get("harbor_password")
-            else f"${USERNAME_ENV} and ${PASSWORD_ENV}"
+        settings = option_settings(
+            options, env, {"harbor_username": USERNAME_ENV, "harbor_password": PASSWORD_ENV}
         )
         self.registry = DefaultDriver(client, name=self.name)
-        self._login = _login_credentials(username, password, source, client)
+        self._login = user_and_password(
+            settings[USERNAME_ENV],
+            settings[PASSWORD_ENV],
+            f"--repo-harbor-username and --repo-harbor-password (${USERNAME_ENV}, ${PASSWORD_ENV})",
+            client,
+            hint="set both: the Harbor user or robot account and its password or secret",
+        )
         override = (env.get(API_ENV) or "").rstrip("/")
         if override:
             self.api = override
@@ -210,23 +210,6 @@ class HarborDriver(ThroughRegistryV2):
 
     def _login_source(self) -> str:
         return self._login[2] if self._login is not None else "nowhere (anonymous)"
-
-
-def _login_credentials(
-    username: str, password: str, source: str, client: DistributionClient
-) -> tuple[str, str, str] | None:
-    """(username, password, where they came from), or None for anonymous calls."""
-    if username or password:
-        if not (username and password):
-            raise InvalidInput(
-                f"${USERNAME_ENV} and ${PASSWORD_ENV} go together; one of them is empty",
-                hint="set both: the Harbor user or robot account and its password or secret",
-            )
-        return username, password, source
-    credential = client.transport.credential
-    if credential.username and credential.password:
-        return credential.username, credential.password, credential.source
-    return None
 
 
 def _more_pages(response: Response, seen: int, got: int) -> bool:

@@ -12,7 +12,8 @@ import os
 from collections.abc import Mapping
 
 from drivers.default import DefaultDriver
-from drivers.errors import NotFound, ProtocolError, RegistryError, error_for_status
+from drivers.distribution import DistributionClient
+from drivers.errors import InvalidInput, NotFound, ProtocolError, RegistryError, error_for_status
 from drivers.httpclient import Response
 from drivers.manifest import Descriptor, Manifest
 from drivers.reference import Reference, Repository
@@ -51,6 +52,32 @@ class ThroughRegistryV2:
 
     def _delete(self, repository: Repository, tag: str, what: str, after: str = "") -> None:
         raise NotImplementedError  # each driver's own API call
+
+
+def option_settings(
+    options: object, environ: Mapping[str, str] | None, twins: Mapping[str, str]
+) -> dict[str, str]:
+    """A native driver's credential settings, by env twin name: the CLI's `--repo-…` option
+    (`RegistryOptions.native_credentials`, which the CLI fills from the option or its twin)
+    first, else the env twin itself, for library callers. `twins`: option name -> twin."""
+    env = os.environ if environ is None else environ
+    given: Mapping[str, str] = getattr(options, "native_credentials", None) or {}
+    return {twin: given.get(name) or env.get(twin, "") for name, twin in twins.items()}
+
+
+def user_and_password(
+    username: str, password: str, source: str, client: DistributionClient, *, hint: str
+) -> tuple[str, str, str] | None:
+    """(username, password, where they came from): the options (or their twins), which go
+    together; else the Docker config's credential for the registry; else None."""
+    if username or password:
+        if not (username and password):
+            raise InvalidInput(f"{source} go together; one of them is empty", hint=hint)
+        return username, password, source
+    credential = client.transport.credential
+    if credential.username and credential.password:
+        return credential.username, credential.password, credential.source
+    return None
 
 
 def json_body(response: Response) -> dict:

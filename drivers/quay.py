@@ -42,7 +42,7 @@ from drivers.errors import (
     Unauthorized,
 )
 from drivers.httpclient import Response
-from drivers.native import ThroughRegistryV2, api_error, json_object
+from drivers.native import ThroughRegistryV2, api_error, json_object, option_settings
 from drivers.reference import Repository
 from drivers.transport import Transport
 
@@ -73,12 +73,12 @@ class QuayDriver(ThroughRegistryV2):
         environ: Mapping[str, str] | None = None,
     ) -> None:
         env = os.environ if environ is None else environ
-        given: Mapping[str, str] = getattr(options, "native_credentials", None) or {}
+        settings = option_settings(options, env, {"quay_token": TOKEN_ENV})
         self.registry = DefaultDriver(client, name=self.name)
         host = client.transport.registry
         self.api = (env.get(API_ENV) or f"https://{host}/api/v1").rstrip("/")
         self.transport = Transport(urlsplit(self.api).netloc or self.api)
-        self._token, self._source = _find_token(given, env, client)
+        self._token, self._source = _find_token(settings[TOKEN_ENV], client)
         self._deletion_checked: set[str] = set()
 
     # -- the Quay API --------------------------------------------------------------------
@@ -151,15 +151,11 @@ class QuayDriver(ThroughRegistryV2):
         return response
 
 
-def _find_token(
-    given: Mapping[str, str], env: Mapping[str, str], client: DistributionClient
-) -> tuple[str | None, str]:
-    """(token, where it came from); the option wins over its env twin, which wins over the
-    Docker config."""
-    if given.get("quay_token"):
-        return given["quay_token"], f"--repo-quay-token (or ${TOKEN_ENV})"
-    if env.get(TOKEN_ENV):
-        return env[TOKEN_ENV], f"${TOKEN_ENV}"
+def _find_token(token: str, client: DistributionClient) -> tuple[str | None, str]:
+    """(token, where it came from): the option or its env twin, else the Docker config's
+    `$oauthtoken` entry for the host."""
+    if token:
+        return token, f"--repo-quay-token (${TOKEN_ENV})"
     credential = client.transport.credential
     if credential.username == TOKEN_USERNAME and credential.password:
         return credential.password, credential.source
