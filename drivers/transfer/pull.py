@@ -56,6 +56,8 @@ class TransferResult:
     bytes_fetched: int
     seconds: float
     blobs_mounted: int = 0  # copy on one registry: moved by cross-repository mount
+    manifests_fetched: int = 0  # stored or pushed (the index and its children count each)
+    manifests_skipped: int = 0  # already at the destination
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -68,6 +70,8 @@ class TransferResult:
             "blobsFetched": self.blobs_fetched,
             "blobsSkipped": self.blobs_skipped,
             "blobsMounted": self.blobs_mounted,
+            "manifestsFetched": self.manifests_fetched,
+            "manifestsSkipped": self.manifests_skipped,
             "bytesFetched": self.bytes_fetched,
             "seconds": round(self.seconds, 3),
         }
@@ -207,8 +211,9 @@ def pull_image(
     outcomes = fetcher.fetch_all(
         client, [BlobTask(what, reference.path, blob) for blob in plan.blobs]
     )
+    stored = 0
     for manifest in plan.manifests:
-        layout.put_bytes(manifest.digest, manifest.body)
+        stored += layout.put_bytes(manifest.digest, manifest.body)
         progress(BytesMoved(what, len(manifest.body)))
     tag = tag or reference.tag or reference.digest
     for other in layout.add(plan.entry, name, tag):
@@ -227,4 +232,6 @@ def pull_image(
         blobs_skipped=len(outcomes) - len(fetched),
         bytes_fetched=sum(b.size for b in fetched),
         seconds=seconds,
+        manifests_fetched=stored,
+        manifests_skipped=len(plan.manifests) - stored,
     )
