@@ -109,7 +109,7 @@ def test_attestations_and_nested_indexes_are_copied_as_they_are(
 
 
 def test_foreign_layers_stay_where_their_urls_point(
-    capsys, docker_config, registry_plain, registry_htpasswd, unique_repo
+    capsys, docker_config, registry_plain, registry_htpasswd, unique_repo, tmp_path
 ):
     image = with_windows(unique_repo)  # the source holds no foreign layer, as Docker Hub
     push(registry_plain, unique_repo, image, "win")
@@ -120,6 +120,10 @@ def test_foreign_layers_stay_where_their_urls_point(
     held = [b for b in image.all_blobs() if not b.urls]
     assert summary["blobsFetched"] == len(held) < len(image.all_blobs())
     _same_bytes(image, (registry_plain, source), (registry_htpasswd, target))
+    layout = tmp_path / "layout"
+    into_layout = _copy(capsys, source, f"oci:{layout}:win")  # as skopeo's oci: leaves it
+    assert into_layout["blobsFetched"] == len(held)
+    assert layout_raw(layout, "win") == image.manifest_bytes
 
 
 def test_same_registry_mounts_every_blob_and_keeps_the_index_digest(

@@ -33,7 +33,6 @@ from drivers.transfer.plan import (
     ManifestSource,
     RegistrySource,
     accounted_for,
-    distributable,
     plan_image,
 )
 from drivers.transfer.platforms import ALL, PlatformChoice
@@ -65,7 +64,13 @@ def copy(
         layout = Layout.create(dst.root, remember=True)
         with layout, Fetcher(layout, jobs=jobs, progress=progress) as fetcher:
             result = pull_image(
-                fetcher, clients, src, choice, name=f"{src.repository}:{tag}", tag=tag
+                fetcher,
+                clients,
+                src,
+                choice,
+                name=f"{src.repository}:{tag}",
+                tag=tag,
+                foreign=False,
             )
         return replace(result, destination=str(LayoutEndpoint(dst.root, tag)))
     if isinstance(src, LayoutEndpoint):
@@ -109,17 +114,15 @@ def _to_registry(
     job: _Copy, top: Manifest, choice: PlatformChoice, workers: Workers
 ) -> TransferResult:
     started = time.monotonic()
-    plan = plan_image(job.source, top, choice, job.what)
+    plan = plan_image(job.source, top, choice, job.what, foreign=False)
     destination = job.destination
     if not destination.tag and not destination.digest:
         destination = destination.with_digest(plan.top.digest)
     tagged, present = _present(job.client, destination, plan, workers)
     have_manifests, have_blobs = accounted_for(plan, present)
-    blobs = [blob for blob in plan.blobs if distributable(blob)]
-    size = plan.total_bytes - sum(b.size for b in plan.blobs if not distributable(b))
-    job.progress(ImageStarted(job.what, len(blobs), size))
+    job.progress(ImageStarted(job.what, len(plan.blobs), plan.total_bytes))
     outcomes = workers.run(
-        [lambda b=blob: _copy_blob(job, b, workers, b.digest in have_blobs) for blob in blobs]
+        [lambda b=blob: _copy_blob(job, b, workers, b.digest in have_blobs) for blob in plan.blobs]
     )
     path = destination.path
     pushed = 0
@@ -134,18 +137,18 @@ def _to_registry(
     job.progress(BytesMoved(job.what, len(plan.top.body)))
     seconds = time.monotonic() - started
     job.progress(ImageDone(job.what, plan.top.digest, seconds))
-    moved = [b for b, how in zip(blobs, outcomes, strict=True) if how != "present"]
+    moved = [b for b, how in zip(plan.blobs, outcomes, strict=True) if how != "present"]
     return TransferResult(
         source=job.what,
         destination=str(destination),
         digest=plan.top.digest,
         media_type=plan.top.media_type,
         platform=platform_label(plan.top, plan.entry, choice),
-        size=size,
+        size=plan.total_bytes,
         blobs_fetched=len(moved),
         blobs_skipped=len(outcomes) - len(moved),
         bytes_fetched=sum(
-            b.size for b, how in zip(blobs, outcomes, strict=True) if how == "uploaded"
+            b.size for b, how in zip(plan.blobs, outcomes, strict=True) if how == "uploaded"
         ),
         seconds=seconds,
         blobs_mounted=sum(1 for how in outcomes if how == "mounted"),

@@ -103,8 +103,16 @@ class ImagePlan:
 
 
 def plan_image(
-    source: ManifestSource, top: Manifest, choice: PlatformChoice, what: str
+    source: ManifestSource,
+    top: Manifest,
+    choice: PlatformChoice,
+    what: str,
+    *,
+    foreign: bool = True,
 ) -> ImagePlan:
+    """The plan for `top` and `choice`; `foreign=False` leaves foreign layers out of `blobs`
+    (a copy leaves them at their URLs; a pull still fetches them, from a registry that
+    holds them)."""
     entry = top.descriptor()
     if top.is_index and choice.platform is not None:
         while top.is_index:
@@ -118,7 +126,8 @@ def plan_image(
     manifests: list[Manifest] = []
     blobs: dict[str, Descriptor] = {}
     _collect(source, top, manifests, blobs)
-    return ImagePlan(top, entry, tuple(manifests), tuple(blobs.values()))
+    kept = tuple(b for b in blobs.values() if foreign or _distributable(b))
+    return ImagePlan(top, entry, tuple(manifests), kept)
 
 
 def _collect(
@@ -150,7 +159,7 @@ _FOREIGN = (
 )
 
 
-def distributable(blob: Descriptor) -> bool:
+def _distributable(blob: Descriptor) -> bool:
     return not blob.media_type.startswith(_FOREIGN)
 
 

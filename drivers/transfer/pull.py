@@ -67,11 +67,11 @@ class TransferResult:
             "mediaType": self.media_type,
             "platform": self.platform,
             "size": self.size,
+            "manifestsFetched": self.manifests_fetched,
+            "manifestsSkipped": self.manifests_skipped,
             "blobsFetched": self.blobs_fetched,
             "blobsSkipped": self.blobs_skipped,
             "blobsMounted": self.blobs_mounted,
-            "manifestsFetched": self.manifests_fetched,
-            "manifestsSkipped": self.manifests_skipped,
             "bytesFetched": self.bytes_fetched,
             "seconds": round(self.seconds, 3),
         }
@@ -196,17 +196,19 @@ def pull_image(
     *,
     name: str,
     tag: str | None = None,
+    foreign: bool = True,
 ) -> TransferResult:
     """Pull one image into the fetcher's layout, recorded under `name` and `tag`.
 
     `tag` defaults to the reference's tag, else its digest: what `oci:DIR:TAG` names.
+    `foreign=False` leaves foreign layers unfetched (see `plan_image`).
     """
     started = time.monotonic()
     layout, progress = fetcher.layout, fetcher.progress
     client = clients(reference.registry)
     what = str(reference)
     source = StoredFirst(layout, RegistrySource(client, reference.path))
-    plan = plan_image(source, get_top(client, reference), choice, what)
+    plan = plan_image(source, get_top(client, reference), choice, what, foreign=foreign)
     progress(ImageStarted(what, len(plan.blobs), plan.total_bytes))
     outcomes = fetcher.fetch_all(
         client, [BlobTask(what, reference.path, blob) for blob in plan.blobs]
