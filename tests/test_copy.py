@@ -197,29 +197,22 @@ def test_copying_again_costs_one_head_and_moves_nothing(
         assert registry_digest(registry_token, reference) == image.digest
 
 
-def test_platform_picks_one_image_by_its_own_digest(
+def test_platform_picks_one_image_by_its_own_digest_and_all_is_the_default_spelled_out(
     capsys, docker_config, registry_plain, unique_repo
 ):
     index = oci_index(f"{unique_repo}-h")
     push(registry_plain, unique_repo, index, "multi")
-    target = f"{registry_plain.host}/{unique_repo}/one:multi"
-    summary = _copy(
-        capsys, f"{registry_plain.host}/{unique_repo}:multi", target, "--platform", "linux/arm64"
-    )
+    source = f"{registry_plain.host}/{unique_repo}:multi"
+    one, every = (f"{registry_plain.host}/{unique_repo}/{name}:multi" for name in ("one", "all"))
+
+    summary = _copy(capsys, source, one, "--platform", "linux/arm64")
     arm = index.children[1]
     assert summary["digest"] == arm.digest and summary["platform"] == "linux/arm64"
     assert summary["manifestsFetched"] == 1 and summary["blobsFetched"] == len(arm.blobs)
-    assert registry_digest(registry_plain, target) == arm.digest
+    assert registry_digest(registry_plain, one) == arm.digest
 
-
-def test_platform_all_is_the_default_spelled_out(
-    capsys, docker_config, registry_plain, unique_repo
-):
-    index = oci_index(f"{unique_repo}-all")
-    push(registry_plain, unique_repo, index, "t")
-    target = f"{registry_plain.host}/{unique_repo}/all:t"
-    summary = _copy(capsys, f"{registry_plain.host}/{unique_repo}:t", target, "--platform", "all")
-    assert summary["digest"] == index.digest == registry_digest(registry_plain, target)
+    summary = _copy(capsys, source, every, "--platform", "all")
+    assert summary["digest"] == index.digest == registry_digest(registry_plain, every)
 
 
 def test_help_says_what_copy_and_pull_take_by_default(capsys):
