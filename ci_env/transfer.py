@@ -91,10 +91,12 @@ PLATFORM = OptionSpec(
 )
 # copy keeps a multi-platform image whole unless told otherwise, as crane and regctl do: a
 # promotion that dropped platforms would change the digest that was tested and signed.
+# Its own env twin: a job that sets PORTSIDE_PLATFORM for its pulls must not silently make its
+# promotions drop platforms.
 COPY_PLATFORM = OptionSpec(
     "platform",
     ("--platform",),
-    "PORTSIDE_PLATFORM",
+    "PORTSIDE_COPY_PLATFORM",
     "Copy only this os/arch or os/arch/variant out of a multi-platform image. Default: the "
     "whole index (every platform, attestations too), digest unchanged; `all` says so.",
 )

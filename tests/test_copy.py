@@ -307,3 +307,18 @@ def test_an_index_goes_whole_into_a_layout_and_back(
     _same_bytes(
         index, (registry_plain, f"{registry_plain.host}/{unique_repo}:v1"), (registry_plain, target)
     )
+
+
+def test_a_pull_platform_in_the_job_env_leaves_copy_whole(
+    capsys, monkeypatch, docker_config, registry_plain, unique_repo
+):
+    # A job that sets PORTSIDE_PLATFORM for its pulls still promotes the index it tested;
+    # copy's own twin is PORTSIDE_COPY_PLATFORM.
+    index = oci_index(f"{unique_repo}-env")
+    push(registry_plain, unique_repo, index, "multi")
+    source = f"{registry_plain.host}/{unique_repo}:multi"
+    whole, one = (f"{registry_plain.host}/{unique_repo}/{name}:multi" for name in ("whole", "one"))
+    monkeypatch.setenv("PORTSIDE_PLATFORM", "linux/arm64")
+    assert _copy(capsys, source, whole)["digest"] == index.digest
+    monkeypatch.setenv("PORTSIDE_COPY_PLATFORM", "linux/arm64")
+    assert _copy(capsys, source, one)["digest"] == index.children[1].digest
