@@ -14,6 +14,7 @@ from email.utils import format_datetime
 import pytest
 
 from drivers import transport as transport_module
+from drivers.challenge import parse_challenge
 from drivers.credentials import Credential
 from drivers.distribution import DistributionClient
 from drivers.errors import (
@@ -29,13 +30,8 @@ from drivers.errors import (
     redact_url,
 )
 from drivers.manifest import DOCKER_MANIFEST, sha256_digest
-from drivers.transport import (
-    RetryPolicy,
-    Transport,
-    check_status,
-    parse_challenge,
-    parse_retry_after,
-)
+from drivers.retry import RetryPolicy, parse_retry_after
+from drivers.transport import Transport, check_status
 from tests.scripted import Answer, ScriptedServer
 
 CANARY = "canary-S3cr3t-4242"
