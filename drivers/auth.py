@@ -43,8 +43,9 @@ class Request:
 
     method: str
     url: str
-    headers: dict[str, str] = field(default_factory=dict)
-    data: bytes | Iterable[bytes] | Any | None = None
+    # Never in a repr: they carry credentials (Authorization, a login's body).
+    headers: dict[str, str] = field(default_factory=dict, repr=False)
+    data: bytes | Iterable[bytes] | Any | None = field(default=None, repr=False)
     scopes: tuple[str, ...] = ()
     service: str = ""
 

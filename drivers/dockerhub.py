@@ -10,10 +10,17 @@ API, so listing and deleting tags go through the Hub API at https://hub.docker.c
   the image stays for any other tag on it.
 
 Hub API calls carry `Authorization: Bearer <JWT>`. The JWT is, in this order:
-`PORTSIDE_REPO_DOCKER_HUB_TOKEN` as it is; or a `POST /v2/users/login` with
-`PORTSIDE_REPO_DOCKER_HUB_USERNAME` and `PORTSIDE_REPO_DOCKER_HUB_PASSWORD`; or that login
-with the username and password (or token) stored for Docker Hub in the Docker config.
-`PORTSIDE_DOCKER_HUB_API` points the driver at another Hub API (the tests' fake).
+`PORTSIDE_REPO_DOCKER_HUB_TOKEN` as it is (the `StaticToken` auth strategy); or a
+`POST /v2/users/login` with `PORTSIDE_REPO_DOCKER_HUB_USERNAME` and
+`PORTSIDE_REPO_DOCKER_HUB_PASSWORD`, or with the username and password (or token) stored for
+Docker Hub in the Docker config (the `LoginExchange` strategy, which logs in again once when
+the JWT expires). The Hub API has its own transport (`--insecure-registry hub.docker.com`
+applies to it); `PORTSIDE_DOCKER_HUB_API` points the driver at another Hub API (the tests'
+fake).
+
+The registry itself is served by registry-1.docker.io, not docker.io: that rewrite is the
+`dockerhub` entry's `v2_hosts` in drivers/registries.py, applied to every Docker Hub
+reference whatever driver serves it (pull, copy and inspect use no driver).
 
 Resolving tags and reading manifests and blobs stay on the Registry v2 API, through the
 `default` driver this one wraps. It does not offer `delete_manifest`: the Hub registry does
@@ -24,16 +31,15 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 from collections.abc import Mapping
 from typing import ClassVar
 from urllib.parse import quote, urljoin, urlsplit
 
+from drivers.auth import Anonymous, Auth, LoginExchange, Request, StaticToken
 from drivers.contract import TagInfo, parse_created
 from drivers.default import DefaultDriver
 from drivers.distribution import DistributionClient
 from drivers.errors import (
-    CredentialError,
     Forbidden,
     InvalidInput,
     NotFound,
@@ -46,13 +52,13 @@ from drivers.httpclient import Response
 from drivers.native import (
     ThroughRegistryV2,
     api_error,
+    api_transport,
     json_body,
     json_object,
     option_settings,
     user_and_password,
 )
 from drivers.reference import Repository
-from drivers.transport import Transport
 
 HUB_API = "https://hub.docker.com"
 API_ENV = "PORTSIDE_DOCKER_HUB_API"
@@ -71,6 +77,14 @@ NO_CREDENTIALS_HINT = (
     f"--repo-docker-hub-password (${USERNAME_ENV}, ${PASSWORD_ENV}), "
     "or `portside login docker.io` with the account's username and password"
 )
+
+_SAID = ("detail", "message", "text")  # where the Hub's answers put their own words
+_HINTS: dict[type[RegistryError], str] = {
+    NotFound: "check the namespace, repository and tag on hub.docker.com",
+    Unauthorized: NO_CREDENTIALS_HINT,
+    Forbidden: NO_CREDENTIALS_HINT,
+    RateLimited: "Docker Hub limits API calls per account: wait, then run again",
+}
 
 
 class DockerHubDriver(ThroughRegistryV2):
@@ -94,20 +108,8 @@ class DockerHubDriver(ThroughRegistryV2):
             },
         )
         self.registry = DefaultDriver(client, name=self.name)
-        self.api = (env.get(API_ENV) or HUB_API).rstrip("/")
-        self.transport = Transport(urlsplit(self.api).netloc or self.api)
-        # A token is used without a login, so none is needed then.
-        self._login = None
-        if not settings[TOKEN_ENV]:
-            self._login = user_and_password(
-                settings[USERNAME_ENV],
-                settings[PASSWORD_ENV],
-                f"${USERNAME_ENV} and ${PASSWORD_ENV}",
-                client,
-                hint=f"set both, or set ${TOKEN_ENV} instead",
-            )
-        self._jwt: str | None = settings[TOKEN_ENV] or None
-        self._lock = threading.Lock()
+        api = (env.get(API_ENV) or HUB_API).rstrip("/")
+        self.api, self.transport = api_transport(client, options, api, _auth(api, settings, client))
         self._deletion_checked: set[str] = set()
 
     # -- the Hub API ---------------------------------------------------------------------
@@ -115,13 +117,11 @@ class DockerHubDriver(ThroughRegistryV2):
     def list_tags(self, repository: Repository) -> list[TagInfo]:
         url: str | None = f"{self._tags_url(repository)}?page_size={PAGE_SIZE}"
         what = f"tags of {repository.familiar} (Docker Hub API)"
-        # Public repositories list without credentials; private ones need the JWT.
-        needs_login = self._jwt is not None or self._login is not None
         tags: list[TagInfo] = []
         seen: set[str] = set()
         while url and url not in seen:
             seen.add(url)
-            doc = _json(self._call("GET", url, what, authenticated=needs_login, expect=200))
+            doc = _json(self._call("GET", url, what, 200))
             for item in doc.get("results") or []:
                 if isinstance(item, dict) and isinstance(item.get("name"), str):
                     tags.append(_tag_info(item))
@@ -134,13 +134,17 @@ class DockerHubDriver(ThroughRegistryV2):
         self._delete(repository, tag, f"deleting {repository.familiar}:{tag}")
 
     def _delete(self, repository: Repository, tag: str, what: str, after: str = "") -> None:
+        self._needs_credentials(what)
         url = f"{self._tags_url(repository)}/{quote(tag, safe='')}/"
         try:
-            self._call("DELETE", url, what, authenticated=True, expect=204)
+            self._call("DELETE", url, what, 204)
         except (Unauthorized, Forbidden) as error:
+            if error.method != "DELETE":
+                raise  # the login itself was refused
+            # A JWT that lists but may not delete: a personal access token without Delete.
             raise Forbidden(
                 f"{what}: Docker Hub refused to delete with the credentials from "
-                f"{self._source()} (HTTP {error.status}){after}",
+                f"{self.transport.auth.source} (HTTP {error.status}){after}",
                 status=error.status,
                 method=error.method,
                 url=error.url,
@@ -159,75 +163,65 @@ class DockerHubDriver(ThroughRegistryV2):
     def _on_api(self, url: str) -> bool:
         return urlsplit(url).netloc == urlsplit(self.api).netloc
 
-    def _call(
-        self, method: str, url: str, what: str, *, authenticated: bool, expect: int
-    ) -> Response:
-        """One Hub API call; a JWT from a login is renewed once when the Hub refuses it."""
-        refused: str | None = None
-        for renew in (False, True):
-            headers = {"Accept": "application/json"}
-            jwt = self._token(refused=refused) if authenticated else None
-            if jwt is not None:
-                headers["Authorization"] = f"Bearer {jwt}"
-            # The transport adds no credentials of its own (authenticate=False): the JWT is
-            # the only one. Pages are followed on the Hub API host only (`_on_api`).
-            response = self.transport.request(method, url, headers=headers, authenticate=False)
-            if response.status_code == expect:
-                return response
-            if response.status_code == 401 and jwt is not None and not renew and self._login:
-                response.close()
-                refused = jwt  # expired, most likely: log in again, once
-                continue
-            raise _hub_error(response, what)
-        raise AssertionError("unreachable")  # pragma: no cover
+    def _api_error(self, response: Response, what: str) -> RegistryError:
+        """The error for a Hub API answer, with the Hub's own words ({"detail"} or
+        {"message"})."""
+        return api_error(response, what, said=_SAID, hints=_HINTS)
 
-    def _token(self, *, refused: str | None = None) -> str:
-        """The JWT; a new one from a login when `refused` is still the current one (another
-        thread may have renewed it already)."""
-        with self._lock:
-            if self._jwt is not None and not (refused == self._jwt and self._login):
-                return self._jwt
-            if self._login is None:
-                raise CredentialError(
-                    "deleting tags through the Docker Hub API needs credentials, "
-                    "and none were found",
-                    hint=NO_CREDENTIALS_HINT,
-                )
-            self._jwt = self._log_in(*self._login)
-            return self._jwt
 
-    def _log_in(self, username: str, password: str, source: str) -> str:
-        body = json.dumps({"username": username, "password": password}).encode()
-        response = self.transport.request(
+def _auth(api: str, settings: Mapping[str, str], client: DistributionClient) -> Auth:
+    """The token as it is; else a login with the options' (or the Docker config's) username
+    and password; else anonymous, which lists public repositories only."""
+    if settings[TOKEN_ENV]:
+        source = f"${TOKEN_ENV}"
+        token = settings[TOKEN_ENV]
+        return StaticToken(token, service="Docker Hub", source=source, hint=NO_CREDENTIALS_HINT)
+    login = user_and_password(
+        settings[USERNAME_ENV],
+        settings[PASSWORD_ENV],
+        f"${USERNAME_ENV} and ${PASSWORD_ENV}",
+        client,
+        hint=f"set both, or set ${TOKEN_ENV} instead",
+    )
+    if login is None:
+        return Anonymous(service="the Docker Hub API", hint=NO_CREDENTIALS_HINT)
+    username, password, source = login
+    body = json.dumps({"username": username, "password": password}).encode()
+    return LoginExchange(
+        lambda: Request(
             "POST",
-            f"{self.api}/v2/users/login",
-            headers={"Content-Type": "application/json", "Accept": "application/json"},
-            data=body,
-            authenticate=False,
-        )
-        if response.status_code == 401:
-            second_factor = "login_2fa_token" in json_body(response)
-            raise Unauthorized(
-                f"Docker Hub refused the login of {username!r} from {source}",
-                status=401,
-                method="POST",
-                url=response.url,
-                hint="the account uses two-factor authentication: log in with a personal "
-                "access token with the Read, Write, Delete scope as the password"
-                if second_factor
-                else "check the username and the password or token",
-            )
-        if response.status_code != 200:
-            raise _hub_error(response, "Docker Hub login")
-        token = _json(response).get("token")
-        if not isinstance(token, str) or not token:
-            raise ProtocolError("the Docker Hub login answered without a token", url=response.url)
-        return token
+            f"{api}/v2/users/login",
+            {"Content-Type": "application/json", "Accept": "application/json"},
+            body,
+            service="the Docker Hub login",
+        ),
+        lambda response: _jwt(response, username, source),
+        service="Docker Hub",
+        source=source,
+        hint=NO_CREDENTIALS_HINT,
+    )
 
-    def _source(self) -> str:
-        if self._login is not None:
-            return self._login[2]
-        return f"${TOKEN_ENV}"
+
+def _jwt(response: Response, username: str, source: str) -> str:
+    """The JWT from the answer to `POST /v2/users/login`, or the error for a refused login."""
+    if response.status_code == 401:
+        second_factor = "login_2fa_token" in json_body(response)
+        raise Unauthorized(
+            f"Docker Hub refused the login of {username!r} from {source}",
+            status=401,
+            method="POST",
+            url=response.url,
+            hint="the account uses two-factor authentication: log in with a personal "
+            "access token with the Read, Write, Delete scope as the password"
+            if second_factor
+            else "check the username and the password or token",
+        )
+    if response.status_code != 200:
+        raise api_error(response, "Docker Hub login", said=_SAID, hints=_HINTS)
+    token = _json(response).get("token")
+    if not isinstance(token, str) or not token:
+        raise ProtocolError("the Docker Hub login answered without a token", url=response.url)
+    return token
 
 
 def _tag_info(item: Mapping[str, object]) -> TagInfo:
@@ -241,18 +235,3 @@ def _tag_info(item: Mapping[str, object]) -> TagInfo:
 def _json(response: Response) -> dict:
     hint = f"check ${API_ENV}, which must name the Hub API (default {HUB_API})"
     return json_object(response, api="Docker Hub API", hint=hint)
-
-
-def _hub_error(response: Response, what: str) -> RegistryError:
-    """The error for a Hub API answer, with the Hub's own words ({"detail"} or {"message"})."""
-    return api_error(
-        response,
-        what,
-        said=("detail", "message", "text"),
-        hints={
-            NotFound: "check the namespace, repository and tag on hub.docker.com",
-            Unauthorized: NO_CREDENTIALS_HINT,
-            Forbidden: NO_CREDENTIALS_HINT,
-            RateLimited: "Docker Hub limits API calls per account: wait, then run again",
-        },
-    )

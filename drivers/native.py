@@ -1,7 +1,10 @@
-"""What the drivers of a registry's own tag API share (dockerhub, quay).
+"""What the drivers of a registry's own tag API share (dockerhub, harbor, quay).
 
 Such a driver lists and deletes tags through the registry's own API, and leaves the rest to
-the Registry v2 API through the `default` driver it wraps, `self.registry`.
+the Registry v2 API through the `default` driver it wraps, `self.registry`. Its API calls go
+through a Transport (`api_transport`) whose auth strategy (drivers/auth.py) carries the
+driver's credentials: the driver never sets `Authorization` itself, and every call honours
+`--insecure-registry`, proxies, certs.d and retries.
 """
 
 from __future__ import annotations
@@ -10,22 +13,54 @@ import contextlib
 import json
 import os
 from collections.abc import Mapping
+from urllib.parse import urlsplit
 
+from drivers.auth import Auth
 from drivers.default import DefaultDriver
 from drivers.distribution import DistributionClient
-from drivers.errors import InvalidInput, NotFound, ProtocolError, RegistryError, error_for_status
+from drivers.errors import (
+    CredentialError,
+    InvalidInput,
+    NotFound,
+    ProtocolError,
+    RegistryError,
+    error_for_status,
+    redact_url,
+)
 from drivers.httpclient import Response
 from drivers.manifest import Descriptor, Manifest
-from drivers.reference import Reference, Repository
+from drivers.reference import Reference, Repository, normalize_registry
+from drivers.transport import Transport
 
 _DETAIL_LIMIT = 200  # characters of an API's own error text kept in a message
 
 
+def api_transport(
+    client: DistributionClient, options: object, base: str, auth: Auth
+) -> tuple[str, Transport]:
+    """(base, transport) for a registry's own API at `base`, with `auth`.
+
+    A path ("/api/v1"), or a URL on the registry's host, is the registry's own host: its
+    transport with `auth` instead, so the scheme, TLS settings and `--insecure-registry`
+    are the registry's. Another host (hub.docker.com, or a test's fake) gets a transport of
+    its own, insecure when `--insecure-registry` names that host.
+    """
+    base = base.rstrip("/")
+    host = urlsplit(base).netloc if "://" in base else ""
+    if not host or normalize_registry(host) == client.transport.host:
+        return base, client.transport.with_auth(auth)
+    is_insecure = getattr(options, "is_insecure", None)
+    insecure = bool(is_insecure(host)) if callable(is_insecure) else False
+    return base, Transport(host, auth=auth, insecure=insecure)
+
+
 class ThroughRegistryV2:
     """Resolving tags and reading manifests, blobs and referrers through `self.registry`;
-    and `check_deletion` as a harmless probe: deleting a tag that does not exist."""
+    `check_deletion` as a harmless probe: deleting a tag that does not exist; and `_call`,
+    one call to the registry's own API through `self.transport`."""
 
     registry: DefaultDriver
+    transport: Transport  # the API's, with the driver's auth strategy
     _deletion_checked: set[str]
 
     def resolve(self, reference: Reference) -> Descriptor:
@@ -47,11 +82,41 @@ class ThroughRegistryV2:
             return
         probe = f"portside-deletion-probe-{os.urandom(8).hex()}"
         with contextlib.suppress(NotFound):
-            self._delete(repository, probe, repository.familiar, "; nothing was deleted")
+            self._delete_probe(repository, probe, "; nothing was deleted")
         self._deletion_checked.add(repository.path)
+
+    def _delete_probe(self, repository: Repository, tag: str, after: str) -> None:
+        self._delete(repository, tag, str(repository), after)
 
     def _delete(self, repository: Repository, tag: str, what: str, after: str = "") -> None:
         raise NotImplementedError  # each driver's own API call
+
+    def _api_error(self, response: Response, what: str) -> RegistryError:
+        raise NotImplementedError  # each API's error shape and hints
+
+    def _call(self, method: str, url: str, what: str, *expect: int) -> Response:
+        """One API call. A 401 that outlives the auth strategy's one retry is its refusal
+        (exit 3) with the driver's hint; any other unexpected answer is `_api_error`'s."""
+        response = self.transport.request(method, url, headers={"Accept": "application/json"})
+        if response.status_code in expect:
+            return response
+        if response.status_code != 401:
+            raise self._api_error(response, what)
+        response.close()
+        error = self.transport.refused(401)
+        error.message = f"{what}: {error.message}"
+        error.method, error.url = method, redact_url(response.url)
+        raise error
+
+    def _needs_credentials(self, what: str) -> None:
+        """Deleting through the API needs credentials: stop before the call without them."""
+        auth = self.transport.auth
+        if auth.is_anonymous:
+            raise CredentialError(
+                f"{what}: deleting tags through {auth.service} needs credentials, "
+                "and none were found",
+                hint=auth.hint,
+            )
 
 
 def option_settings(

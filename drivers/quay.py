@@ -10,11 +10,13 @@ Quay (quay.io and self-hosted Quay) lists and deletes tags through its own API a
 * `DELETE /api/v1/repository/{namespace}/{repo}/tag/{tag}` (204): only that tag goes; the
   image stays for any other tag on it.
 
-API calls carry `Authorization: Bearer <token>`, an OAuth access token or a robot token.
-The token is, in this order: `--repo-quay-token` (RegistryOptions.native_credentials
-`quay_token`); `PORTSIDE_REPO_QUAY_TOKEN`; or the password stored for the Quay host in the
-Docker config when its username is `$oauthtoken`, Quay's convention for `docker login`
-with a token. `PORTSIDE_QUAY_API` replaces the API base URL (the tests' fake).
+API calls carry `Authorization: Bearer <token>` (the `StaticToken` auth strategy), an OAuth
+access token or a robot token. The token is, in this order: `--repo-quay-token`
+(RegistryOptions.native_credentials `quay_token`); `PORTSIDE_REPO_QUAY_TOKEN`; or the
+password stored for the Quay host in the Docker config when its username is `$oauthtoken`,
+Quay's convention for `docker login` with a token. The API is on the registry's host, with
+its scheme and TLS settings (`--insecure-registry` included); `PORTSIDE_QUAY_API` replaces
+the API base URL (the tests' fake).
 
 Resolving tags and reading manifests and blobs stay on the Registry v2 API, through the
 `default` driver this one wraps.
@@ -26,13 +28,13 @@ import os
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import ClassVar
-from urllib.parse import quote, urlencode, urlsplit
+from urllib.parse import quote, urlencode
 
+from drivers.auth import Anonymous, Auth, StaticToken
 from drivers.contract import TagInfo
 from drivers.default import DefaultDriver
 from drivers.distribution import DistributionClient
 from drivers.errors import (
-    CredentialError,
     Forbidden,
     InvalidInput,
     NotFound,
@@ -42,10 +44,16 @@ from drivers.errors import (
     Unauthorized,
 )
 from drivers.httpclient import Response
-from drivers.native import ThroughRegistryV2, api_error, json_object, option_settings
+from drivers.native import (
+    ThroughRegistryV2,
+    api_error,
+    api_transport,
+    json_object,
+    option_settings,
+)
 from drivers.reference import Repository
-from drivers.transport import Transport
 
+API_PATH = "/api/v1"
 API_ENV = "PORTSIDE_QUAY_API"
 TOKEN_ENV = "PORTSIDE_REPO_QUAY_TOKEN"
 TOKEN_USERNAME = "$oauthtoken"  # `docker login -u '$oauthtoken' -p TOKEN quay.io`
@@ -75,10 +83,10 @@ class QuayDriver(ThroughRegistryV2):
         env = os.environ if environ is None else environ
         settings = option_settings(options, env, {"quay_token": TOKEN_ENV})
         self.registry = DefaultDriver(client, name=self.name)
-        host = client.transport.registry
-        self.api = (env.get(API_ENV) or f"https://{host}/api/v1").rstrip("/")
-        self.transport = Transport(urlsplit(self.api).netloc or self.api)
-        self._token, self._source = _find_token(settings[TOKEN_ENV], client)
+        auth = _token_auth(settings[TOKEN_ENV], client)
+        self.api, self.transport = api_transport(
+            client, options, env.get(API_ENV) or API_PATH, auth
+        )
         self._deletion_checked: set[str] = set()
 
     # -- the Quay API --------------------------------------------------------------------
@@ -101,21 +109,17 @@ class QuayDriver(ThroughRegistryV2):
         self._delete(repository, tag, f"deleting {repository}:{tag}")
 
     def _delete(self, repository: Repository, tag: str, what: str, after: str = "") -> None:
-        if self._token is None:
-            raise CredentialError(
-                f"{what}: deleting tags through the Quay API needs a token, and none was found",
-                hint=NO_TOKEN_HINT,
-            )
+        self._needs_credentials(what)
         url = f"{self._tags_url(repository)}/{quote(tag, safe='')}"
         try:
             self._call("DELETE", url, what, 204)
-        except Unauthorized as error:  # the token itself was refused (see `_call`)
+        except Unauthorized as error:  # the token itself was refused
             error.message += after
             raise
         except Forbidden as error:
             raise Forbidden(
-                f"{what}: Quay refused to delete with the token from {self._source} "
-                f"(HTTP 403){after}",
+                f"{what}: Quay refused to delete with the token from "
+                f"{self.transport.auth.source} (HTTP 403){after}",
                 status=error.status,
                 method=error.method,
                 url=error.url,
@@ -130,36 +134,32 @@ class QuayDriver(ThroughRegistryV2):
             )
         return f"{self.api}/repository/{quote(repository.path, safe='/')}/tag"
 
-    def _call(self, method: str, url: str, what: str, expect: int) -> Response:
-        headers = {"Accept": "application/json"}
-        if self._token is not None:
-            headers["Authorization"] = f"Bearer {self._token}"
-        # The transport adds no credentials of its own (authenticate=False): the Quay token
-        # is the only one, and it goes to the API host only.
-        response = self.transport.request(method, url, headers=headers, authenticate=False)
-        if response.status_code == 401 and self._token is not None:
-            response.close()
-            raise Unauthorized(
-                f"{what}: Quay refused the token from {self._source} (HTTP 401)",
-                status=401,
-                method=method,
-                url=url,
-                hint=f"the token is invalid or expired: {NO_TOKEN_HINT}",
-            )
-        if response.status_code != expect:
-            raise _quay_error(response, what)
-        return response
+    def _api_error(self, response: Response, what: str) -> RegistryError:
+        """The error for a Quay API answer, with Quay's ApiError words."""
+        return api_error(
+            response,
+            what,
+            said=("error_message", "detail", "message"),
+            hints={
+                NotFound: "check the namespace and repository; a private one needs a token",
+                Unauthorized: NO_TOKEN_HINT,
+                Forbidden: PERMISSION_HINT,
+                RateLimited: "Quay limits API calls: wait, then run again",
+            },
+        )
 
 
-def _find_token(token: str, client: DistributionClient) -> tuple[str | None, str]:
-    """(token, where it came from): the option or its env twin, else the Docker config's
-    `$oauthtoken` entry for the host."""
-    if token:
-        return token, f"--repo-quay-token (${TOKEN_ENV})"
-    credential = client.transport.credential
-    if credential.username == TOKEN_USERNAME and credential.password:
-        return credential.password, credential.source
-    return None, "nowhere"
+def _token_auth(token: str, client: DistributionClient) -> Auth:
+    """The token as an auth strategy: the option or its env twin, else the Docker config's
+    `$oauthtoken` entry for the host; else anonymous."""
+    source = f"--repo-quay-token (${TOKEN_ENV})"
+    if not token:
+        credential = client.transport.credential
+        if credential.username != TOKEN_USERNAME or not credential.password:
+            return Anonymous(service="the Quay API", hint=NO_TOKEN_HINT)
+        token, source = credential.password, credential.source
+    hint = f"the token is invalid or expired: {NO_TOKEN_HINT}"
+    return StaticToken(token, service="Quay", source=source, hint=hint)
 
 
 def _tag_info(item: Mapping[str, object]) -> TagInfo:
@@ -176,18 +176,3 @@ def _tag_info(item: Mapping[str, object]) -> TagInfo:
 def _json(response: Response) -> dict:
     hint = f"check ${API_ENV}, which must name the Quay API (https://HOST/api/v1)"
     return json_object(response, api="Quay API", hint=hint)
-
-
-def _quay_error(response: Response, what: str) -> RegistryError:
-    """The error for a Quay API answer, with Quay's ApiError words."""
-    return api_error(
-        response,
-        what,
-        said=("error_message", "detail", "message"),
-        hints={
-            NotFound: "check the namespace and repository; a private one needs a token",
-            Unauthorized: NO_TOKEN_HINT,
-            Forbidden: PERMISSION_HINT,
-            RateLimited: "Quay limits API calls: wait, then run again",
-        },
-    )
