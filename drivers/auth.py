@@ -108,30 +108,32 @@ class Anonymous(Auth):
         )
 
 
-class BasicAuth(Auth):
-    """HTTP Basic with a fixed username and password, on every request."""
+class _FixedHeader(Auth):
+    """The same `Authorization` on every request."""
 
-    def __init__(self, username: str, password: str, **refusal: str) -> None:
-        super().__init__(**refusal)
-        self._header = basic_authorization(username, password)
+    _header: str
 
     def auth_flow(self, request: Request) -> Flow:
         request.headers["Authorization"] = self._header
         yield request
 
 
-class StaticToken(Auth):
-    """A fixed token, sent as `Authorization: <scheme> <token>` on every request."""
+class BasicAuth(_FixedHeader):
+    """HTTP Basic with a fixed username and password."""
+
+    def __init__(self, username: str, password: str, **refusal: str) -> None:
+        super().__init__(**refusal)
+        self._header = basic_authorization(username, password)
+
+
+class StaticToken(_FixedHeader):
+    """A fixed token, sent as `Authorization: <scheme> <token>`."""
 
     kind = "token"
 
     def __init__(self, token: str, *, scheme: str = "Bearer", **refusal: str) -> None:
         super().__init__(**refusal)
         self._header = f"{scheme} {token}"
-
-    def auth_flow(self, request: Request) -> Flow:
-        request.headers["Authorization"] = self._header
-        yield request
 
 
 class LoginExchange(Auth):

@@ -113,26 +113,20 @@ class DefaultDriver:
         except NotFound:
             pass
         except Unsupported as error:
-            raise Unsupported(
+            raise error.recast(
+                Unsupported,
                 f"{repository.registry} refuses to delete: deletion is disabled in the "
                 "registry's configuration (storage.delete.enabled is false); nothing was deleted",
-                status=error.status,
-                method=error.method,
-                url=error.url,
-                errors=error.errors,
                 hint="set storage.delete.enabled: true (REGISTRY_STORAGE_DELETE_ENABLED=true) "
                 "in the registry's config and restart it",
             ) from None
         except (Unauthorized, Forbidden) as error:
             if self.client.transport.credential.is_anonymous:
                 raise
-            raise Forbidden(
+            raise error.recast(
+                Forbidden,
                 f"the credentials from {self.client.transport.credential.source} may read "
                 f"{where} but not delete from it; nothing was deleted",
-                status=error.status,
-                method=error.method,
-                url=error.url,
-                errors=error.errors,
                 hint="use credentials whose token grants the `delete` action on the repository",
             ) from None
         self._deletion_checked.add(repository.path)

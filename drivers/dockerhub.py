@@ -30,32 +30,27 @@ not delete by digest, so the cleanup engine deletes every tag through the Hub AP
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping
 from typing import ClassVar
 from urllib.parse import quote, urljoin, urlsplit
 
 from drivers.auth import Anonymous, Auth, LoginExchange, Request, StaticToken
 from drivers.contract import TagInfo, parse_created
-from drivers.default import DefaultDriver
 from drivers.distribution import DistributionClient
 from drivers.errors import (
     Forbidden,
     InvalidInput,
-    NotFound,
     ProtocolError,
-    RateLimited,
-    RegistryError,
     Unauthorized,
 )
 from drivers.httpclient import Response
 from drivers.native import (
+    ApiHints,
     ThroughRegistryV2,
     api_error,
-    api_transport,
     json_body,
     json_object,
-    option_settings,
+    listed_tag,
     user_and_password,
 )
 from drivers.reference import Repository
@@ -78,39 +73,55 @@ NO_CREDENTIALS_HINT = (
     "or `portside login docker.io` with the account's username and password"
 )
 
-_SAID = ("detail", "message", "text")  # where the Hub's answers put their own words
-_HINTS: dict[type[RegistryError], str] = {
-    NotFound: "check the namespace, repository and tag on hub.docker.com",
-    Unauthorized: NO_CREDENTIALS_HINT,
-    Forbidden: NO_CREDENTIALS_HINT,
-    RateLimited: "Docker Hub limits API calls per account: wait, then run again",
-}
+HINTS = ApiHints(
+    not_found="check the namespace, repository and tag on hub.docker.com",
+    unauthorized=NO_CREDENTIALS_HINT,
+    forbidden=NO_CREDENTIALS_HINT,
+    rate_limited="Docker Hub limits API calls per account: wait, then run again",
+    said=("detail", "message", "text"),  # {"detail"} or {"message"}
+)
 
 
 class DockerHubDriver(ThroughRegistryV2):
     name: ClassVar[str] = "dockerhub"
+    twins: ClassVar[Mapping[str, str]] = {
+        "docker_hub_token": TOKEN_ENV,
+        "docker_hub_username": USERNAME_ENV,
+        "docker_hub_password": PASSWORD_ENV,
+    }
+    api_path, api_env, hints = HUB_API, API_ENV, HINTS
 
-    def __init__(
-        self,
-        client: DistributionClient,
-        options: object = None,
-        *,
-        environ: Mapping[str, str] | None = None,
-    ) -> None:
-        env = os.environ if environ is None else environ
-        settings = option_settings(
-            options,
-            env,
-            {
-                "docker_hub_token": TOKEN_ENV,
-                "docker_hub_username": USERNAME_ENV,
-                "docker_hub_password": PASSWORD_ENV,
-            },
+    def _auth(self, settings: Mapping[str, str], client: DistributionClient, api: str) -> Auth:
+        """The token as it is; else a login with the options' (or the Docker config's) username
+        and password; else anonymous, which lists public repositories only."""
+        if settings[TOKEN_ENV]:
+            source = f"${TOKEN_ENV}"
+            token = settings[TOKEN_ENV]
+            return StaticToken(token, service="Docker Hub", source=source, hint=NO_CREDENTIALS_HINT)
+        login = user_and_password(
+            settings[USERNAME_ENV],
+            settings[PASSWORD_ENV],
+            f"${USERNAME_ENV} and ${PASSWORD_ENV}",
+            client,
+            hint=f"set both, or set ${TOKEN_ENV} instead",
         )
-        self.registry = DefaultDriver(client, name=self.name)
-        api = (env.get(API_ENV) or HUB_API).rstrip("/")
-        self.api, self.transport = api_transport(client, options, api, _auth(api, settings, client))
-        self._deletion_checked: set[str] = set()
+        if login is None:
+            return Anonymous(service="the Docker Hub API", hint=NO_CREDENTIALS_HINT)
+        username, password, source = login
+        body = json.dumps({"username": username, "password": password}).encode()
+        return LoginExchange(
+            lambda: Request(
+                "POST",
+                f"{api}/v2/users/login",
+                {"Content-Type": "application/json", "Accept": "application/json"},
+                body,
+                service="the Docker Hub login",
+            ),
+            lambda response: _jwt(response, username, source),
+            service="Docker Hub",
+            source=source,
+            hint=NO_CREDENTIALS_HINT,
+        )
 
     # -- the Hub API ---------------------------------------------------------------------
 
@@ -121,7 +132,7 @@ class DockerHubDriver(ThroughRegistryV2):
         seen: set[str] = set()
         while url and url not in seen:
             seen.add(url)
-            doc = _json(self._call("GET", url, what, 200))
+            doc = json_object(self._call("GET", url, what, 200), "Docker Hub API", API_ENV)
             for item in doc.get("results") or []:
                 if isinstance(item, dict) and isinstance(item.get("name"), str):
                     tags.append(_tag_info(item))
@@ -134,22 +145,11 @@ class DockerHubDriver(ThroughRegistryV2):
         self._delete(repository, tag, f"deleting {repository.familiar}:{tag}")
 
     def _delete(self, repository: Repository, tag: str, what: str, after: str = "") -> None:
-        self._needs_credentials(what)
         url = f"{self._tags_url(repository)}/{quote(tag, safe='')}/"
-        try:
-            self._call("DELETE", url, what, 204)
-        except (Unauthorized, Forbidden) as error:
-            if error.method != "DELETE":
-                raise  # the login itself was refused
-            # A JWT that lists but may not delete: a personal access token without Delete.
-            raise Forbidden(
-                f"{what}: Docker Hub refused to delete with the credentials from "
-                f"{self.transport.auth.source} (HTTP {error.status}){after}",
-                status=error.status,
-                method=error.method,
-                url=error.url,
-                hint=PAT_HINT,
-            ) from None
+        # Docker Hub answers 401 to a JWT that may list but not delete: a personal access
+        # token without the Delete scope.
+        refusals = (Unauthorized, Forbidden)
+        self._delete_call(url, what, 204, after, hint=PAT_HINT, refusals=refusals)
 
     def _tags_url(self, repository: Repository) -> str:
         namespace, _, name = repository.path.partition("/")
@@ -162,44 +162,6 @@ class DockerHubDriver(ThroughRegistryV2):
 
     def _on_api(self, url: str) -> bool:
         return urlsplit(url).netloc == urlsplit(self.api).netloc
-
-    def _api_error(self, response: Response, what: str) -> RegistryError:
-        """The error for a Hub API answer, with the Hub's own words ({"detail"} or
-        {"message"})."""
-        return api_error(response, what, said=_SAID, hints=_HINTS)
-
-
-def _auth(api: str, settings: Mapping[str, str], client: DistributionClient) -> Auth:
-    """The token as it is; else a login with the options' (or the Docker config's) username
-    and password; else anonymous, which lists public repositories only."""
-    if settings[TOKEN_ENV]:
-        source = f"${TOKEN_ENV}"
-        token = settings[TOKEN_ENV]
-        return StaticToken(token, service="Docker Hub", source=source, hint=NO_CREDENTIALS_HINT)
-    login = user_and_password(
-        settings[USERNAME_ENV],
-        settings[PASSWORD_ENV],
-        f"${USERNAME_ENV} and ${PASSWORD_ENV}",
-        client,
-        hint=f"set both, or set ${TOKEN_ENV} instead",
-    )
-    if login is None:
-        return Anonymous(service="the Docker Hub API", hint=NO_CREDENTIALS_HINT)
-    username, password, source = login
-    body = json.dumps({"username": username, "password": password}).encode()
-    return LoginExchange(
-        lambda: Request(
-            "POST",
-            f"{api}/v2/users/login",
-            {"Content-Type": "application/json", "Accept": "application/json"},
-            body,
-            service="the Docker Hub login",
-        ),
-        lambda response: _jwt(response, username, source),
-        service="Docker Hub",
-        source=source,
-        hint=NO_CREDENTIALS_HINT,
-    )
 
 
 def _jwt(response: Response, username: str, source: str) -> str:
@@ -217,21 +179,13 @@ def _jwt(response: Response, username: str, source: str) -> str:
             else "check the username and the password or token",
         )
     if response.status_code != 200:
-        raise api_error(response, "Docker Hub login", said=_SAID, hints=_HINTS)
-    token = _json(response).get("token")
+        raise api_error(response, "Docker Hub login", HINTS)
+    token = json_object(response, "Docker Hub API", API_ENV).get("token")
     if not isinstance(token, str) or not token:
         raise ProtocolError("the Docker Hub login answered without a token", url=response.url)
     return token
 
 
 def _tag_info(item: Mapping[str, object]) -> TagInfo:
-    digest = item.get("digest")
     pushed = parse_created(item.get("tag_last_pushed")) or parse_created(item.get("last_updated"))
-    if not (isinstance(digest, str) and digest):
-        digest = None  # the engine then resolves the tag through the registry
-    return TagInfo(str(item["name"]), digest, pushed)
-
-
-def _json(response: Response) -> dict:
-    hint = f"check ${API_ENV}, which must name the Hub API (default {HUB_API})"
-    return json_object(response, api="Docker Hub API", hint=hint)
+    return listed_tag(str(item["name"]), item.get("digest"), pushed)

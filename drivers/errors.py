@@ -135,6 +135,18 @@ class RegistryError(PortsideError):
     def codes(self) -> set[str]:
         return {e.code for e in self.errors}
 
+    def recast(self, cls: type[RegistryError], message: str, hint: str | None) -> RegistryError:
+        """The same answer (status, method, URL, `errors[]`) told as `cls`, with the message
+        and hint of the one who knows what it means (a driver)."""
+        return cls(
+            message,
+            status=self.status,
+            method=self.method,
+            url=self.url,
+            errors=self.errors,
+            hint=hint,
+        )
+
 
 class NotFound(RegistryError):
     pass

@@ -22,26 +22,19 @@ settings; `PORTSIDE_HARBOR_API` names another (the tests' fake).
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Mapping
 from typing import ClassVar
 from urllib.parse import quote
 
-from drivers.auth import Anonymous, BasicAuth
+from drivers.auth import Anonymous, Auth, BasicAuth
 from drivers.contract import TagInfo, parse_created
-from drivers.default import DefaultDriver
 from drivers.distribution import DistributionClient
 from drivers.errors import (
-    Forbidden,
     InvalidInput,
-    NotFound,
     ProtocolError,
-    RegistryError,
-    Unauthorized,
-    error_for_status,
 )
 from drivers.httpclient import Response
-from drivers.native import ThroughRegistryV2, api_transport, option_settings, user_and_password
+from drivers.native import ApiHints, ThroughRegistryV2, listed_tag, user_and_password
 from drivers.reference import Reference, Repository
 
 API_PATH = "/api/v2.0"
@@ -62,24 +55,33 @@ NO_CREDENTIALS_HINT = (
     f"${PASSWORD_ENV}), or `portside login` to the Harbor host with a user or robot account"
 )
 
+# Harbor's error body is {"errors": [{"code", "message"}]}, the Registry v2 shape, so its own
+# words come with the parsed `errors[]`.
+HINTS = ApiHints(
+    not_found="check the project, repository and tag in Harbor",
+    unauthorized=NO_CREDENTIALS_HINT,
+    forbidden=ROLE_HINT,
+)
+
 
 class HarborDriver(ThroughRegistryV2):
     """Tags through the Harbor API; manifests, blobs and referrers through Registry v2."""
 
     name: ClassVar[str] = "harbor"
 
-    def __init__(
-        self,
-        client: DistributionClient,
-        options: object = None,
-        *,
-        environ: Mapping[str, str] | None = None,
-    ) -> None:
-        env = os.environ if environ is None else environ
-        settings = option_settings(
-            options, env, {"harbor_username": USERNAME_ENV, "harbor_password": PASSWORD_ENV}
-        )
-        self.registry = DefaultDriver(client, name=self.name)
+    twins: ClassVar[Mapping[str, str]] = {
+        "harbor_username": USERNAME_ENV,
+        "harbor_password": PASSWORD_ENV,
+    }
+    api_path, api_env, hints = API_PATH, API_ENV, HINTS
+
+    def __init__(self, client: DistributionClient, options: object = None, **kw) -> None:
+        super().__init__(client, options, **kw)
+        self._digests: dict[tuple[str, str], str] = {}  # (repository, tag) -> digest, listed
+
+    def _auth(self, settings: Mapping[str, str], client: DistributionClient, api: str) -> Auth:
+        """The options (or their env twins), else the Docker config's user and password for
+        the host; else anonymous, which lists public projects only."""
         login = user_and_password(
             settings[USERNAME_ENV],
             settings[PASSWORD_ENV],
@@ -87,17 +89,11 @@ class HarborDriver(ThroughRegistryV2):
             client,
             hint="set both: the Harbor user or robot account and its password or secret",
         )
-        auth = Anonymous(service="the Harbor API", hint=NO_CREDENTIALS_HINT)
-        if login is not None:
-            username, password, source = login
-            hint = "check the username and password; a robot account's name includes its "
-            hint += "robot$ prefix"
-            auth = BasicAuth(username, password, service="Harbor", source=source, hint=hint)
-        self.api, self.transport = api_transport(
-            client, options, env.get(API_ENV) or API_PATH, auth
-        )
-        self._digests: dict[tuple[str, str], str] = {}  # (repository, tag) -> digest, listed
-        self._deletion_checked: set[str] = set()
+        if login is None:
+            return Anonymous(service="the Harbor API", hint=NO_CREDENTIALS_HINT)
+        username, password, source = login
+        hint = "check the username and password; a robot account's name includes its robot$ prefix"
+        return BasicAuth(username, password, service="Harbor", source=source, hint=hint)
 
     # -- the Harbor API ------------------------------------------------------------------
 
@@ -131,20 +127,9 @@ class HarborDriver(ThroughRegistryV2):
     def _delete_from(
         self, repository: Repository, digest: str, tag: str, what: str, after: str = ""
     ) -> None:
-        self._needs_credentials(what)
         reference = quote(digest, safe=":")  # sha256:…, as Harbor's own links write it
         url = f"{self._artifacts_url(repository)}/{reference}/tags/{quote(tag, safe='')}"
-        try:
-            self._call("DELETE", url, what, 200)
-        except Forbidden as error:
-            raise Forbidden(
-                f"{what}: Harbor refused to delete with the credentials from "
-                f"{self.transport.auth.source} (HTTP {error.status}){after}",
-                status=error.status,
-                method=error.method,
-                url=error.url,
-                hint=ROLE_HINT,
-            ) from None
+        self._delete_call(url, what, 200, after, hint=ROLE_HINT)
 
     def _tags_of(self, repository: Repository, artifact: object) -> list[TagInfo]:
         if not isinstance(artifact, dict):
@@ -159,7 +144,7 @@ class HarborDriver(ThroughRegistryV2):
                 pushed = parse_created(item.get("push_time")) or parse_created(
                     artifact.get("push_time")
                 )
-                found.append(TagInfo(item["name"], digest, pushed))
+                found.append(listed_tag(item["name"], digest, pushed))
         return found
 
     def _artifacts_url(self, repository: Repository) -> str:
@@ -172,20 +157,6 @@ class HarborDriver(ThroughRegistryV2):
         # Twice: Harbor decodes the path once before routing, so `a/b` travels as a%252Fb.
         encoded = quote(quote(name, safe=""), safe="")
         return f"{self.api}/projects/{quote(project, safe='')}/repositories/{encoded}/artifacts"
-
-    def _api_error(self, response: Response, what: str) -> RegistryError:
-        """The error for a Harbor API answer. Its body is {"errors": [{"code", "message"}]},
-        the Registry v2 shape, so `error_for_status` keeps Harbor's own words."""
-        error = error_for_status(
-            response.status_code, response.method, response.url, response.content[:2000], what=what
-        )
-        if isinstance(error, NotFound):
-            error.hint = "check the project, repository and tag in Harbor"
-        elif isinstance(error, Unauthorized):
-            error.hint = NO_CREDENTIALS_HINT
-        elif isinstance(error, Forbidden):
-            error.hint = ROLE_HINT
-        return error
 
 
 def _more_pages(response: Response, seen: int, got: int) -> bool:

@@ -24,7 +24,6 @@ Resolving tags and reading manifests and blobs stay on the Registry v2 API, thro
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import ClassVar
@@ -32,24 +31,16 @@ from urllib.parse import quote, urlencode
 
 from drivers.auth import Anonymous, Auth, StaticToken
 from drivers.contract import TagInfo
-from drivers.default import DefaultDriver
 from drivers.distribution import DistributionClient
 from drivers.errors import (
-    Forbidden,
     InvalidInput,
-    NotFound,
     ProtocolError,
-    RateLimited,
-    RegistryError,
-    Unauthorized,
 )
-from drivers.httpclient import Response
 from drivers.native import (
+    ApiHints,
     ThroughRegistryV2,
-    api_error,
-    api_transport,
     json_object,
-    option_settings,
+    listed_tag,
 )
 from drivers.reference import Repository
 
@@ -69,25 +60,32 @@ PERMISSION_HINT = (
     "the robot account or OAuth application in Quay, or use another token"
 )
 
+HINTS = ApiHints(
+    not_found="check the namespace and repository; a private one needs a token",
+    unauthorized=NO_TOKEN_HINT,
+    forbidden=PERMISSION_HINT,
+    rate_limited="Quay limits API calls: wait, then run again",
+    said=("error_message", "detail", "message"),  # Quay's ApiError
+)
+
 
 class QuayDriver(ThroughRegistryV2):
     name: ClassVar[str] = "quay"
 
-    def __init__(
-        self,
-        client: DistributionClient,
-        options: object = None,
-        *,
-        environ: Mapping[str, str] | None = None,
-    ) -> None:
-        env = os.environ if environ is None else environ
-        settings = option_settings(options, env, {"quay_token": TOKEN_ENV})
-        self.registry = DefaultDriver(client, name=self.name)
-        auth = _token_auth(settings[TOKEN_ENV], client)
-        self.api, self.transport = api_transport(
-            client, options, env.get(API_ENV) or API_PATH, auth
-        )
-        self._deletion_checked: set[str] = set()
+    twins: ClassVar[Mapping[str, str]] = {"quay_token": TOKEN_ENV}
+    api_path, api_env, hints = API_PATH, API_ENV, HINTS
+
+    def _auth(self, settings: Mapping[str, str], client: DistributionClient, api: str) -> Auth:
+        """The option or its env twin, else the Docker config's `$oauthtoken` entry for the
+        host; else anonymous, which lists public repositories only."""
+        token, source = settings[TOKEN_ENV], f"--repo-quay-token (${TOKEN_ENV})"
+        if not token:
+            credential = client.transport.credential
+            if credential.username != TOKEN_USERNAME or not credential.password:
+                return Anonymous(service="the Quay API", hint=NO_TOKEN_HINT)
+            token, source = credential.password, credential.source
+        hint = f"the token is invalid or expired: {NO_TOKEN_HINT}"
+        return StaticToken(token, service="Quay", source=source, hint=hint)
 
     # -- the Quay API --------------------------------------------------------------------
 
@@ -97,7 +95,8 @@ class QuayDriver(ThroughRegistryV2):
         for page in range(1, _MAX_PAGES + 1):
             query = urlencode({"limit": PAGE_SIZE, "page": page, "onlyActiveTags": "true"})
             # Public repositories list without a token; private ones need it.
-            doc = _json(self._call("GET", f"{self._tags_url(repository)}/?{query}", what, 200))
+            response = self._call("GET", f"{self._tags_url(repository)}/?{query}", what, 200)
+            doc = json_object(response, "Quay API", API_ENV)
             for item in doc.get("tags") or []:
                 if isinstance(item, dict) and isinstance(item.get("name"), str):
                     tags.append(_tag_info(item))
@@ -109,22 +108,8 @@ class QuayDriver(ThroughRegistryV2):
         self._delete(repository, tag, f"deleting {repository}:{tag}")
 
     def _delete(self, repository: Repository, tag: str, what: str, after: str = "") -> None:
-        self._needs_credentials(what)
         url = f"{self._tags_url(repository)}/{quote(tag, safe='')}"
-        try:
-            self._call("DELETE", url, what, 204)
-        except Unauthorized as error:  # the token itself was refused
-            error.message += after
-            raise
-        except Forbidden as error:
-            raise Forbidden(
-                f"{what}: Quay refused to delete with the token from "
-                f"{self.transport.auth.source} (HTTP 403){after}",
-                status=error.status,
-                method=error.method,
-                url=error.url,
-                hint=PERMISSION_HINT,
-            ) from None
+        self._delete_call(url, what, 204, after, hint=PERMISSION_HINT)
 
     def _tags_url(self, repository: Repository) -> str:
         if "/" not in repository.path:
@@ -134,45 +119,10 @@ class QuayDriver(ThroughRegistryV2):
             )
         return f"{self.api}/repository/{quote(repository.path, safe='/')}/tag"
 
-    def _api_error(self, response: Response, what: str) -> RegistryError:
-        """The error for a Quay API answer, with Quay's ApiError words."""
-        return api_error(
-            response,
-            what,
-            said=("error_message", "detail", "message"),
-            hints={
-                NotFound: "check the namespace and repository; a private one needs a token",
-                Unauthorized: NO_TOKEN_HINT,
-                Forbidden: PERMISSION_HINT,
-                RateLimited: "Quay limits API calls: wait, then run again",
-            },
-        )
-
-
-def _token_auth(token: str, client: DistributionClient) -> Auth:
-    """The token as an auth strategy: the option or its env twin, else the Docker config's
-    `$oauthtoken` entry for the host; else anonymous."""
-    source = f"--repo-quay-token (${TOKEN_ENV})"
-    if not token:
-        credential = client.transport.credential
-        if credential.username != TOKEN_USERNAME or not credential.password:
-            return Anonymous(service="the Quay API", hint=NO_TOKEN_HINT)
-        token, source = credential.password, credential.source
-    hint = f"the token is invalid or expired: {NO_TOKEN_HINT}"
-    return StaticToken(token, service="Quay", source=source, hint=hint)
-
 
 def _tag_info(item: Mapping[str, object]) -> TagInfo:
-    digest = item.get("manifest_digest")
-    started = item.get("start_ts")
+    started = item.get("start_ts")  # epoch seconds
     pushed = None
     if isinstance(started, int | float) and not isinstance(started, bool):
         pushed = datetime.fromtimestamp(started, tz=timezone.utc)
-    if not (isinstance(digest, str) and digest):
-        digest = None  # the engine then resolves the tag through the registry
-    return TagInfo(str(item["name"]), digest, pushed)
-
-
-def _json(response: Response) -> dict:
-    hint = f"check ${API_ENV}, which must name the Quay API (https://HOST/api/v1)"
-    return json_object(response, api="Quay API", hint=hint)
+    return listed_tag(str(item["name"]), item.get("manifest_digest"), pushed)
