@@ -14,6 +14,7 @@ from email.utils import format_datetime
 import pytest
 
 from drivers import transport as transport_module
+from drivers.auth import StaticToken
 from drivers.credentials import Credential
 from drivers.distribution import DistributionClient
 from drivers.errors import (
@@ -159,12 +160,17 @@ def test_authorization_is_not_sent_to_another_host_on_redirect(server, other_ser
     assert "Authorization" not in fetched.headers
 
 
-def test_a_callers_authorization_is_not_sent_to_another_host_on_redirect(server, other_server):
-    # A native API call (e.g. Docker Hub's, with its own JWT) sets Authorization itself.
+@pytest.mark.parametrize("by", ["strategy", "caller"])
+def test_a_fixed_authorization_is_not_sent_to_another_host_on_redirect(server, other_server, by):
+    # A native API's token (the StaticToken strategy), or a header a caller set itself.
     server.always("/api/", Answer(302, b"", {"Location": f"http://{other_server.host}/x"}))
     other_server.always("/x", Answer(200, b"{}"))
-    headers = {"Authorization": f"Bearer {CANARY}"}
-    response = Transport(server.host).request("GET", "/api/", headers=headers, authenticate=False)
+    if by == "strategy":
+        response = Transport(server.host, auth=StaticToken(CANARY)).request("GET", "/api/")
+    else:
+        headers = {"Authorization": f"Bearer {CANARY}"}
+        transport = Transport(server.host)
+        response = transport.request("GET", "/api/", headers=headers, authenticate=False)
     assert response.status_code == 200
     assert server.seen[-1].headers["Authorization"] == f"Bearer {CANARY}"
     (fetched,) = other_server.requests_to("/x")
