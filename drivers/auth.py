@@ -67,6 +67,7 @@ class Auth:
     """
 
     kind = "credentials"  # what the refusal says was refused
+    refusal = "{service} refused the {kind} from {source} (HTTP {status})"
 
     def __init__(self, *, service: str = "the registry", source: str = "", hint: str = ""):
         self.service, self.source, self.hint = service, source, hint
@@ -79,33 +80,23 @@ class Auth:
 
     @property
     def is_anonymous(self) -> bool:
-        return False
+        return isinstance(self, Anonymous)
 
     def auth_flow(self, request: Request) -> Flow:
         yield request
 
     def refused(self, status: int = 401) -> Unauthorized:
         """The error for a request still refused after this auth's one retry."""
-        return Unauthorized(
-            f"{self.service} refused the {self.kind} from {self.source} (HTTP {status})",
-            status=status,
-            hint=self.hint,
+        text = self.refusal.format(
+            service=self.service, kind=self.kind, source=self.source, status=status
         )
+        return Unauthorized(text, status=status, hint=self.hint)
 
 
 class Anonymous(Auth):
     """No credentials: requests go as they are."""
 
-    @property
-    def is_anonymous(self) -> bool:
-        return True
-
-    def refused(self, status: int = 401) -> Unauthorized:
-        return Unauthorized(
-            f"{self.service} requires authentication and no credentials were found",
-            status=status,
-            hint=self.hint,
-        )
+    refusal = "{service} requires authentication and no credentials were found"
 
 
 class _FixedHeader(Auth):

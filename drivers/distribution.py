@@ -162,14 +162,7 @@ class DistributionClient:
 
     def delete_manifest(self, path: str, digest: str) -> None:
         """DELETE a manifest by digest. On most registries this removes every tag on it."""
-        self._check(
-            self._request(
-                "DELETE", f"/v2/{path}/manifests/{digest}", (repository_scope(path, "delete"),)
-            ),
-            200,
-            202,
-            what=f"delete {self.registry}/{path}@{digest}",
-        )
+        self._delete_manifest(path, digest, f"delete {self.registry}/{path}@{digest}")
 
     def delete_tag(self, path: str, tag: str) -> None:
         """OCI DELETE by tag (distribution-spec 1.1), which removes only this tag.
@@ -177,14 +170,12 @@ class DistributionClient:
         Registries that do not accept it refuse in their own ways (405, UNSUPPORTED, or
         distribution 2.8's 400 DIGEST_INVALID); the `default` driver reads the refusal.
         """
-        self._check(
-            self._request(
-                "DELETE", f"/v2/{path}/manifests/{tag}", (repository_scope(path, "delete"),)
-            ),
-            200,
-            202,
-            what=f"delete tag {self.registry}/{path}:{tag}",
-        )
+        self._delete_manifest(path, tag, f"delete tag {self.registry}/{path}:{tag}")
+
+    def _delete_manifest(self, path: str, reference: str, what: str) -> None:
+        scopes = (repository_scope(path, "delete"),)
+        response = self._request("DELETE", f"/v2/{path}/manifests/{reference}", scopes)
+        self._check(response, 200, 202, what=what)
 
     # -- blobs ---------------------------------------------------------------------------
 

@@ -10,9 +10,6 @@ import base64
 import threading
 import time
 
-import pytest
-
-from drivers import transport as transport_module
 from drivers.auth import Anonymous, BasicAuth, LoginExchange, Request, StaticToken
 from drivers.errors import Unauthorized
 from drivers.httpclient import Response
@@ -20,13 +17,6 @@ from drivers.transport import Transport
 from tests.scripted import Answer, Seen, json_answer
 
 CANARY = "canary-auth-S3cr3t-5151"
-
-
-@pytest.fixture
-def sleeps(monkeypatch):
-    recorded: list[float] = []
-    monkeypatch.setattr(transport_module.time, "sleep", recorded.append)
-    return recorded
 
 
 def _status(transport: Transport, url: str) -> int:

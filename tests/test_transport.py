@@ -13,7 +13,6 @@ from email.utils import format_datetime
 
 import pytest
 
-from drivers import transport as transport_module
 from drivers.auth import StaticToken
 from drivers.credentials import Credential
 from drivers.distribution import DistributionClient
@@ -34,13 +33,6 @@ from drivers.transport import Transport, check_status
 from tests.scripted import Answer, json_answer, oci_errors
 
 CANARY = "canary-S3cr3t-4242"
-
-
-@pytest.fixture
-def sleeps(monkeypatch):
-    recorded: list[float] = []
-    monkeypatch.setattr(transport_module.time, "sleep", recorded.append)
-    return recorded
 
 
 # -- parsing ------------------------------------------------------------------------------
