@@ -8,7 +8,10 @@ Layers, bottom up (each imports only from the ones above it in this list):
     credentials   credential sources: explicit, Docker config (credHelpers, credsStore, auths)
     tlsconfig     SSL contexts: CA bundles, per-registry certs.d (CAs, client certificates)
     httpclient    HTTP/1.1 on http.client: pooled connections, proxies
-    transport     HTTP: auth challenges, token cache, retries, TLS and redirect rules
+    auth          auth strategies a transport takes (anonymous, Basic, static token, login)
+    challenge     the registry's Basic/Bearer challenge flow as a strategy, token cache
+    retry         retry policy and Retry-After
+    transport     HTTP to one host: scheme, the auth strategy's flow, retries, redirects
     distribution  the OCI distribution API on top of a transport
     contract      the driver Protocol and capability protocols
     registries    the table of implementations and their detection

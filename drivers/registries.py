@@ -11,12 +11,13 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from drivers.challenge import parse_challenge
 from drivers.contract import Driver
 from drivers.credentials import Chain, CredentialSource, default_keychain
 from drivers.distribution import DistributionClient, Ping
 from drivers.errors import InvalidInput
-from drivers.reference import DOCKER_HUB_ALIASES, normalize_registry, split_host_port
-from drivers.transport import Transport, parse_challenge
+from drivers.reference import DOCKER_HUB, DOCKER_HUB_ALIASES, normalize_registry, split_host_port
+from drivers.transport import Transport
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,9 @@ class Implementation:
     # "module:Class" of a CredentialSource asked after the Docker config found nothing for
     # the host (ECR: a token from the AWS API), before going anonymous.
     login: str | None = None
+    # Registry names whose /v2/ API is served by another host (Docker Hub's docker.io is
+    # served by registry-1.docker.io). Applied to the host whatever driver is chosen.
+    v2_hosts: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def native(self) -> bool:
@@ -76,6 +80,7 @@ IMPLEMENTATIONS: dict[str, Implementation] = {
             "Hub API DELETE /v2/repositories/{ns}/{repo}/tags/{tag}/",
             _rx("^(" + "|".join(re.escape(h) for h in sorted(DOCKER_HUB_ALIASES)) + ")$"),
             driver="drivers.dockerhub:DockerHubDriver",
+            v2_hosts={DOCKER_HUB: "registry-1.docker.io"},
         ),
         Implementation(
             "gcr",
@@ -209,9 +214,21 @@ class RegistryOptions:
         return any(normalize_registry(h) == host for h in self.insecure_registries)
 
 
+def v2_host(registry: str) -> str:
+    """The host that serves a registry's /v2/ API: the registry's own name, unless an
+    implementation says otherwise (`Implementation.v2_hosts`)."""
+    name = normalize_registry(registry)
+    for impl in IMPLEMENTATIONS.values():
+        if name in impl.v2_hosts:
+            return impl.v2_hosts[name]
+    return name
+
+
 def client_for(registry: str, options: RegistryOptions) -> DistributionClient:
     credentials = options.credentials or _keychain(registry, options)
-    transport = Transport(registry, credentials, insecure=options.is_insecure(registry))
+    transport = Transport(
+        registry, credentials, host=v2_host(registry), insecure=options.is_insecure(registry)
+    )
     # Resolve now, before any request: a broken Docker config or credential helper is bad
     # input and must stop the command before it touches the registry.
     _ = transport.credential
