@@ -30,6 +30,12 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 _EXPRESSION = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
 _HEREDOC = re.compile(r"^([^=<]+)<<(.+)$")
+# The machine's network settings reach the steps, as a self-hosted runner's would: the
+# install step downloads from PyPI (a TLS-inspecting proxy needs its CA bundle).
+_NETWORK = re.compile(
+    r"^(SSL_CERT_(FILE|DIR)|REQUESTS_CA_BUNDLE|CURL_CA_BUNDLE|PIP_[A-Z_]+|UV_[A-Z_]+|(HTTPS?|NO|ALL)_PROXY)$",
+    re.I,
+)
 
 
 @dataclass
@@ -112,6 +118,7 @@ class ActionRunner:
             "RUNNER_ARCH": "X64",
             "RUNNER_NAME": "emulated",
             "RUNNER_TEMP": str(self.temp),
+            **{k: v for k, v in os.environ.items() if _NETWORK.match(k)},
             **(base_env or {}),
         }
         self._count = 0
