@@ -148,8 +148,9 @@ class ActionRunner:
             env["PATH"] = os.pathsep.join([*self.paths, env["PATH"]])
         return env
 
-    def use(self, **with_: str) -> Run:
-        """Run the action with these inputs (`keep_tags=` for `keep-tags:`)."""
+    def use(self, stop_after: str = "", **with_: str) -> Run:
+        """Run the action with these inputs (`keep_tags=` for `keep-tags:`); `stop_after`: the
+        id of the last step to run (the benchmark times the install alone)."""
         given = {name.replace("_", "-"): value for name, value in with_.items()}
         declared = self.action.get("inputs", {})
         unknown = set(given) - set(declared)
@@ -170,7 +171,7 @@ class ActionRunner:
             context["inputs"][name] = given.get(name, default)
         result = Run(0, steps=context["steps"])
         for step in self.action["runs"]["steps"]:
-            if not self._step(step, context, result):
+            if not self._step(step, context, result) or step.get("id") == stop_after:
                 break
         for name, spec in self.action.get("outputs", {}).items():
             result.outputs[name] = self._substitute(spec.get("value", ""), context)

@@ -53,6 +53,12 @@ def _tags(registry, path: str) -> set[str]:
     return set(json.loads(answer)["Tags"])
 
 
+def _cleanup(runner: ActionRunner, registry, path: str, **inputs: str):
+    """A `command: cleanup` step of `path`; the run, and the tags left afterwards."""
+    run = runner.use(command="cleanup", repository=f"{registry.host}/{path}", **inputs)
+    return run, _tags(registry, path)
+
+
 def _write(directory: Path, name: str, text: str) -> str:
     (directory / name).write_text(text)
     return name
@@ -107,45 +113,34 @@ def test_cleanup_keeps_the_job_env_dry_run_and_policy(job, registry_plain, uniqu
     _seed(registry_plain, unique_repo, "v1", "v2")
     runner = job(PORTSIDE_DRY_RUN="true", PORTSIDE_POLICY="keep-all.yml")
     _write(runner.workspace, "keep-all.yml", "keep:\n  - tags: '.*'\n")
-    run = runner.use(
-        command="cleanup", repository=f"{registry_plain.host}/{unique_repo}", keep_tags="v1"
-    )
+    run, left = _cleanup(runner, registry_plain, unique_repo, keep_tags="v1")
     assert run.returncode == 0, run.stdout + run.stderr
-    assert _tags(registry_plain, unique_repo) == {"v1", "v2"}
+    assert left == {"v1", "v2"}
 
 
 def test_dry_run_false_input_does_not_override_the_job_env(job, registry_plain, unique_repo):
     _seed(registry_plain, unique_repo, "v1", "v2")
     runner = job(PORTSIDE_DRY_RUN="true")
-    run = runner.use(
-        command="cleanup",
-        repository=f"{registry_plain.host}/{unique_repo}",
-        keep_last="1",
-        dry_run="false",
-    )
+    run, left = _cleanup(runner, registry_plain, unique_repo, keep_last="1", dry_run="false")
     assert run.returncode == 0, run.stdout + run.stderr
-    assert _tags(registry_plain, unique_repo) == {"v1", "v2"}
+    assert left == {"v1", "v2"}
 
 
 def test_keep_tags_are_a_union_of_input_and_job_env(job, registry_plain, unique_repo):
     _seed(registry_plain, unique_repo, "v1", "v2", "v3")
     runner = job(PORTSIDE_KEEP_TAG="v2")
-    run = runner.use(
-        command="cleanup", repository=f"{registry_plain.host}/{unique_repo}", keep_tags="v1"
-    )
+    run, left = _cleanup(runner, registry_plain, unique_repo, keep_tags="v1")
     assert run.returncode == 0, run.stdout + run.stderr
-    assert _tags(registry_plain, unique_repo) == {"v1", "v2"}
+    assert left == {"v1", "v2"}
 
 
 def test_delete_tags_input_with_a_job_env_filter_is_refused(job, registry_plain, unique_repo):
     _seed(registry_plain, unique_repo, "v1", "pr-1")
     runner = job(PORTSIDE_DELETE_TAG="pr-.*")
-    run = runner.use(
-        command="cleanup", repository=f"{registry_plain.host}/{unique_repo}", delete_tags=".*"
-    )
+    run, left = _cleanup(runner, registry_plain, unique_repo, delete_tags=".*")
     assert run.returncode == 2
     assert "PORTSIDE_DELETE_TAG" in run.stdout and "input delete-tags:" in run.stdout
-    assert _tags(registry_plain, unique_repo) == {"v1", "pr-1"}
+    assert left == {"v1", "pr-1"}
 
 
 # --- defect 12: an option given twice is refused ------------------------------------------
@@ -163,25 +158,18 @@ def test_input_and_args_setting_one_option_is_refused(
     job, registry_plain, unique_repo, inputs, args, names
 ):
     _seed(registry_plain, unique_repo, "v1", "v2", "pr-1")
-    run = job().use(
-        command="cleanup",
-        repository=f"{registry_plain.host}/{unique_repo}",
-        args=args,
-        **inputs,
-    )
+    run, left = _cleanup(job(), registry_plain, unique_repo, args=args, **inputs)
     assert run.returncode == 2
     assert all(name in run.stdout for name in names), run.stdout
-    assert _tags(registry_plain, unique_repo) == {"v1", "v2", "pr-1"}
+    assert left == {"v1", "v2", "pr-1"}
 
 
 def test_args_options_merge_with_the_job_env_like_inputs(job, registry_plain, unique_repo):
     _seed(registry_plain, unique_repo, "v1", "v2", "v3")
     runner = job(PORTSIDE_KEEP_TAG="v2")
-    run = runner.use(
-        command="cleanup", repository=f"{registry_plain.host}/{unique_repo}", args="--keep-tag\nv1"
-    )
+    run, left = _cleanup(runner, registry_plain, unique_repo, args="--keep-tag\nv1")
     assert run.returncode == 0, run.stdout + run.stderr
-    assert _tags(registry_plain, unique_repo) == {"v1", "v2"}
+    assert left == {"v1", "v2"}
 
 
 # --- defects 13 and 14: lines --------------------------------------------------------------
@@ -198,13 +186,9 @@ def test_copy_with_a_block_of_args_ending_in_a_newline(job, registry_plain, uniq
 
 def test_keep_tags_are_one_regex_per_line(job, registry_plain, unique_repo):
     _seed(registry_plain, unique_repo, "v1", "v2", "v3")
-    run = job().use(
-        command="cleanup",
-        repository=f"{registry_plain.host}/{unique_repo}",
-        keep_tags="(?x) v 1 | v 2\n",
-    )
+    run, left = _cleanup(job(), registry_plain, unique_repo, keep_tags="(?x) v 1 | v 2\n")
     assert run.returncode == 0, run.stdout + run.stderr
-    assert _tags(registry_plain, unique_repo) == {"v1", "v2"}
+    assert left == {"v1", "v2"}
 
 
 def test_hostile_args_never_run(job, registry_plain, unique_repo, tmp_path):
