@@ -36,6 +36,10 @@ class Implementation:
     # Registry names whose /v2/ API is served by another host (Docker Hub's docker.io is
     # served by registry-1.docker.io). Applied to the host whatever driver is chosen.
     v2_hosts: Mapping[str, str] = field(default_factory=dict)
+    # The SDK the native driver imports and the install extra it comes in: ("boto3", "aws").
+    # Declared only where a driver imports one; acr, github and gitlab get theirs (azure,
+    # github, gitlab in pyproject.toml) when their native drivers land.
+    sdk: tuple[str, str] | None = None
 
     @property
     def native(self) -> bool:
@@ -65,6 +69,7 @@ IMPLEMENTATIONS: dict[str, Implementation] = {
             _rx(r"^\d{12}\.dkr\.ecr(-fips)?\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$"),
             login="drivers.ecr:EcrLogin",
             driver="drivers.ecr:EcrDriver",
+            sdk=("boto3", "aws"),
         ),
         Implementation(
             "acr",
@@ -262,8 +267,26 @@ def driver_for(registry: str, options: RegistryOptions) -> Driver:
 
     client = client_for(registry, options)
     detection = detect(registry, override=options.implementation, known_hosts=options.known_hosts)
-    path = IMPLEMENTATIONS[detection.name].driver
-    if path is None:
+    impl = IMPLEMENTATIONS[detection.name]
+    if impl.driver is None:
         return DefaultDriver(client, name=detection.name)
-    module, _, cls = path.partition(":")
+    require_sdk(impl)
+    module, _, cls = impl.driver.partition(":")
     return getattr(importlib.import_module(module), cls)(client, options)
+
+
+def require_sdk(impl: Implementation) -> None:
+    """Stop with the install line when the native driver's SDK is not installed (the core
+    install has none: DESIGN "Install extras")."""
+    if impl.sdk is None:
+        return
+    import importlib
+
+    module, extra = impl.sdk
+    try:
+        importlib.import_module(module)
+    except ImportError:
+        raise InvalidInput(
+            f"the {impl.title} driver needs {module}, which is not installed",
+            hint=f"pip install 'portside[{extra}]'",
+        ) from None
