@@ -63,10 +63,19 @@ def run(args: CiEnvArgs, environ: Mapping[str, str] | None = None) -> None:
 def _source(found: Path) -> Path:
     """The Docker config to copy. A job directory (PORTSIDE_DOCKER_CONFIG and DOCKER_CONFIG point
     at it after a first ci-env in the same shell) is never copied: its job's source is, so a
-    second ci-env gives what the first gave, even after the first directory was cleaned up."""
+    second ci-env gives what the first gave. One that is gone is bad input: the record of its
+    source went with it, and an empty config would silently drop the runner's."""
     doc = jobdir.marker(found)
     recorded = doc.get("source") if doc else None
-    return Path(recorded) if isinstance(recorded, str) and recorded else found
+    if isinstance(recorded, str) and recorded:
+        return Path(recorded)
+    if found.name.startswith(jobdir.PREFIX) and not os.path.lexists(found):
+        raise InvalidInput(
+            f"the Docker config {found} is a job directory that was removed by ci-env --cleanup",
+            hint="unset PORTSIDE_DOCKER_CONFIG and DOCKER_CONFIG (or pass --docker-config) "
+            "to say which config to copy",
+        )
+    return found
 
 
 def job_for(platform: str, env: Mapping[str, str], args: CiEnvArgs) -> CiJob:

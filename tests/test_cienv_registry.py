@@ -66,9 +66,9 @@ def in_job(script: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedP
 
 def test_eval_then_tags_and_skopeo(registry_token, unique_repo, source, tmp_path, require_skopeo):
     seed(registry_token, unique_repo, "1.0", "latest")
-    env = gitlab_env(registry_token, unique_repo, source)
+    env = gitlab_env(registry_token, unique_repo, source, PORTSIDE_TMP_DIR=str(tmp_path))
     script = (
-        'eval "$(portside ci-env gitlab --tmp-dir "$PWD")"\n'
+        "eval $(portside ci-env gitlab)\n"  # the usage line, unquoted'
         'portside tags "$PORTSIDE_REPO"\n'
         'echo "auth-file=$REGISTRY_AUTH_FILE"\n'
     )
@@ -138,6 +138,29 @@ def test_verify_with_a_wrong_token_exits_3(registry_token, unique_repo, source, 
     assert "refused the job's credentials (CI_JOB_TOKEN)" in err
     assert "wrong-token" not in err and "Traceback" not in err
     assert list(jobs.iterdir()) == []  # nothing was created
+
+
+@pytest.mark.parametrize(
+    "line", ["eval $(portside ci-env gitlab --verify)", 'eval "$(portside ci-env gitlab --verify)"']
+)
+def test_refused_credentials_stop_the_job(registry_token, unique_repo, source, tmp_path, line):
+    """The job's script stops at the eval with exit 3, even without -e."""
+    env = gitlab_env(registry_token, unique_repo, source, PORTSIDE_TMP_DIR=str(tmp_path))
+    env["CI_REGISTRY_PASSWORD"] = "wrong-password"
+    env["PATH"] = f"{Path(PORTSIDE).parent}{os.pathsep}{env['PATH']}"
+    for shell in (["sh", "-e"], ["sh"]):
+        done = subprocess.run(
+            [*shell, "-c", f"{line}; echo CONTINUED"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert done.returncode == 3, done.stderr
+        assert "CONTINUED" not in done.stdout
+        assert "refused the job's credentials" in done.stderr
+        assert "wrong-password" not in done.stdout + done.stderr
 
 
 def test_copied_helpers_do_not_shadow_the_ci_login(
