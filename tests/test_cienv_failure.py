@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from ci_env.cienv_failure import FAILED_PATH
 from tests.cienv_support import (
     CANARY,
     GITLAB_JOB,
@@ -27,6 +26,7 @@ from tests.cienv_support import (
 # A GitLab job without its job id: ci-env exits 2 (a missing CI variable), naming it.
 NO_JOB_ID = {k: v for k, v in GITLAB_JOB.items() if k != "CI_JOB_ID"}
 EVAL_FORMS = ("eval-unquoted", "eval-quoted")
+FAILED_PATH = "/dev/null/portside-ci-env-failed"  # what --as-file prints when it fails
 
 
 def unwritable(tmp_path: Path) -> Path:

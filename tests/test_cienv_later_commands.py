@@ -19,7 +19,11 @@ from integrations.platform import registry_hints
 from tests.cienv_support import GITLAB_JOB, clean_environ, run_shell
 
 ECR = "123456789012.dkr.ecr.eu-west-1.amazonaws.com"
-JOB = {**GITLAB_JOB, "CI_REGISTRY": "registry.example.com"}
+JOB = {
+    **GITLAB_JOB,
+    "CI_REGISTRY": "registry.example.com",
+    "CI_REGISTRY_IMAGE": "registry.example.com/group/app",
+}
 
 
 def in_job(tmp_path: Path, program: str, names: list[str], **extra: str):
@@ -35,16 +39,16 @@ def in_job(tmp_path: Path, program: str, names: list[str], **extra: str):
 def test_the_ci_registry_is_named_and_other_hosts_are_detected(tmp_path, platform_variables):
     """`gone`: a later step that sees only ci-env's exports (a GitHub step reading $GITHUB_ENV;
     GITLAB_CI unset)."""
-    program = "eval $(portside ci-env gitlab)\n"
+    program = 'eval "$(portside ci-env gitlab)"\n'
     if platform_variables == "gone":
         program += "unset GITLAB_CI CI_REGISTRY\n"
     for host in ("registry.example.com", "docker.io", ECR, "ghcr.io"):
         program += f"echo ---; portside registries --detect {host} --json\n"
     done = in_job(tmp_path, program, ["PORTSIDE_REPO_CONTAINER_REGISTRY"])
-    assert done.values == {"PORTSIDE_REPO_CONTAINER_REGISTRY": None}
     found = [json.loads(doc) for doc in done.stdout.decode().split("---\n")[1:]]
     assert [f["name"] for f in found] == ["gitlab", "dockerhub", "ecr", "github"]
     assert found[0]["reason"] == "registry.example.com is the CI platform's registry"
+    assert done.values == {"PORTSIDE_REPO_CONTAINER_REGISTRY": None}
 
 
 def test_an_unknown_ci_registry_implementation_is_bad_input():
@@ -60,9 +64,9 @@ def test_an_unknown_ci_registry_implementation_is_bad_input():
     "variable", ["PORTSIDE_CLEANUP", "PORTSIDE_OUTPUT", "PORTSIDE_AS_FILE", "PORTSIDE_AS_ENV_FILE"]
 )
 def test_output_mode_variables_leave_the_eval_alone(tmp_path, variable):
-    done = in_job(
-        tmp_path, 'eval "$(portside ci-env gitlab)"', ["DOCKER_CONFIG"], **{variable: "true"}
-    )
+    names = ["DOCKER_CONFIG", "PORTSIDE_REPO"]
+    done = in_job(tmp_path, 'eval "$(portside ci-env gitlab)"', names, **{variable: "true"})
+    assert done.values["PORTSIDE_REPO"] == JOB["CI_REGISTRY_IMAGE"].encode()  # exported
     docker_config = done.values["DOCKER_CONFIG"]
     assert docker_config is not None and (Path(docker_config.decode()) / "config.json").is_file()
     assert not (tmp_path / "true").exists()  # PORTSIDE_OUTPUT=true wrote no file either
