@@ -21,7 +21,8 @@ surrogate) is an octal escape:
 
     NAME=`printf '\\101\\040\\052_'`; NAME=${NAME%_}; export NAME;
 
-- `%`, `\\` and `'` are escaped too, so the format has no conversion and no quote in it;
+- `%`, `\\` and `'` are escaped too, so the format has no conversion and no quote in it, and
+  so is a leading `-`, which printf would take for an option;
 - the trailing `_` keeps trailing newlines, which command substitution would strip;
 - backquotes rather than `$(…)`: unquoted, `NAME=$(printf` is a word of its own with an
   unbalanced `(`, which zsh with GLOB_SUBST reports as a bad pattern. Inside backquotes a
@@ -94,11 +95,11 @@ def quote_powershell(value: str) -> str:
 
 
 def printf_format(value: str) -> str:
-    """`value` as a printf format that prints it: SAFE characters as they are (but `%`), every
-    other byte as `\\NNN`."""
+    """`value` as a printf format that prints it: SAFE characters as they are (but `%`, and a
+    leading `-`, which printf would read as an option), every other byte as `\\NNN`."""
     out: list[str] = []
-    for char in value:
-        if char in _FORMAT_SAFE:
+    for i, char in enumerate(value):
+        if char in _FORMAT_SAFE and (i or char != "-"):
             out.append(char)
         else:
             out.extend(f"\\{byte:03o}" for byte in char.encode("utf-8", "surrogateescape"))

@@ -87,11 +87,11 @@ def nasty_values(canary: Path) -> list[bytes]:
 def one_run(values: list[bytes]) -> list[bytes]:
     """Every nasty value, dealt round-robin into one value per slot (so one ci-env run carries
     them all), each framed by what matters at a value's ends: leading and trailing spaces,
-    trailing newlines (command substitution strips them), a tab, a quote, a backslash; and one
-    value that is a lone newline."""
+    trailing newlines (command substitution strips them), a leading `-` (printf's options), a
+    tab, a quote, a backslash; and one value that is a lone newline."""
     size = len(SLOTS) - 1
     dealt = [b"".join(values[i::size]) for i in range(size)]
-    frames = [(b" ", b" "), (b"", b"\n"), (b"\t", b"\n\n"), (b"'", b"\\"), (b"\\", b"'")]
+    frames = [(b" ", b" "), (b"-", b"\n"), (b"\t", b"\n\n"), (b"'", b"\\"), (b"\\", b"'")]
     framed = [start + value + end for (start, end), value in zip(frames, dealt, strict=True)]
     return [*framed, b"\n"]
 
