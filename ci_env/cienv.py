@@ -29,7 +29,14 @@ from ci_env.cienv_options import CiEnvArgs
 from ci_env.shell import Export, Kept, Line, is_safe, render_env_file, render_script
 from drivers import dockerconfig
 from drivers.errors import InvalidInput, PortsideError
-from integrations.platform import GITHUB, PLATFORMS, CiJob, detect_platform, platform_title
+from integrations.platform import (
+    GITHUB,
+    PLATFORMS,
+    CiJob,
+    ci_registry_values,
+    detect_platform,
+    platform_title,
+)
 
 # Always exported, even over a value the user set: they are the point of ci-env.
 CONFIG_VARIABLES = ("DOCKER_CONFIG", "PORTSIDE_DOCKER_CONFIG", "REGISTRY_AUTH_FILE")
@@ -101,7 +108,7 @@ def exports(job: CiJob, directory: Path, env: Mapping[str, str]) -> list[Line]:
         Export("PORTSIDE_DOCKER_CONFIG", str(directory)),
         Export("REGISTRY_AUTH_FILE", str(directory / dockerconfig.CONFIG_FILENAME)),
     ]
-    for name, value in job.values:
+    for name, value in [*job.values, *ci_registry_values(job)]:
         lines.append(Kept(name) if env.get(name) else Export(name, value))
     return lines
 

@@ -5,15 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from integrations.platform import (
-    GITHUB,
-    CiJob,
-    RegistryLogin,
-    Variables,
-    ci_registry_values,
-    exported,
-    safe_name_part,
-)
+from integrations.platform import GITHUB, CiJob, RegistryLogin, Variables, exported, safe_name_part
 
 GHCR = "ghcr.io"
 
@@ -54,7 +46,6 @@ def github_job(
         [
             # ghcr.io names must be lower case; GITHUB_REPOSITORY keeps the owner's casing.
             ("PORTSIDE_REPO", f"{GHCR}/{repository.lower()}" if repository else None),
-            *ci_registry_values(GITHUB, GHCR),
             ("PORTSIDE_GIT_COMMIT", env.get("GITHUB_SHA")),
             ("PORTSIDE_GIT_BRANCH", branch),
             ("PORTSIDE_GIT_TAG", ref_name if ref_type == "tag" else None),

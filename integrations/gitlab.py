@@ -5,15 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from integrations.platform import (
-    GITLAB,
-    CiJob,
-    RegistryLogin,
-    Variables,
-    ci_registry_values,
-    exported,
-    safe_name_part,
-)
+from integrations.platform import GITLAB, CiJob, RegistryLogin, Variables, exported, safe_name_part
 
 # The user GitLab documents for logging in with the job token.
 JOB_TOKEN_USER = "gitlab-ci-token"
@@ -50,7 +42,6 @@ def gitlab_job(environ: Mapping[str, str], *, login: bool = True) -> CiJob:
     values = exported(
         [
             ("PORTSIDE_REPO", env.get("CI_REGISTRY_IMAGE")),
-            *ci_registry_values(GITLAB, registry),
             ("PORTSIDE_ENV", env.get("CI_ENVIRONMENT_SLUG")),
             ("PORTSIDE_GIT_COMMIT", env.get("CI_COMMIT_SHA")),
             ("PORTSIDE_GIT_BRANCH", _branch(env)),

@@ -21,9 +21,13 @@ CI_REGISTRY = "PORTSIDE_CI_REGISTRY"
 CI_REGISTRY_IMPLEMENTATION = "PORTSIDE_CI_REGISTRY_IMPLEMENTATION"
 
 
-def ci_registry_values(platform: str, registry: str | None) -> list[tuple[str, str | None]]:
-    """The exports that name the platform's registry (none when the job has no registry)."""
-    return [(CI_REGISTRY, registry or None), (CI_REGISTRY_IMPLEMENTATION, registry and platform)]
+def ci_registry_values(job: CiJob) -> list[tuple[str, str]]:
+    """The exports that name the job's platform registry (none when the job has none)."""
+    return (
+        [(CI_REGISTRY, job.registry), (CI_REGISTRY_IMPLEMENTATION, job.platform)]
+        if job.registry
+        else []
+    )
 
 
 def registry_hints(environ: Mapping[str, str]) -> dict[str, str]:

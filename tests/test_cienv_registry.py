@@ -50,11 +50,16 @@ def source(tmp_path) -> Path:
     return directory
 
 
-def in_job(script: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    """Run a job script in bash with `portside` on PATH, as a CI runner would."""
+def in_job(
+    script: str,
+    env: dict[str, str],
+    cwd: Path,
+    shell: tuple[str, ...] = ("bash", "-euo", "pipefail"),
+) -> subprocess.CompletedProcess[str]:
+    """Run a job script in `shell` with `portside` on PATH, as a CI runner would."""
     env = {**env, "PATH": f"{Path(PORTSIDE).parent}{os.pathsep}{env['PATH']}"}
     return subprocess.run(
-        ["bash", "-euo", "pipefail", "-c", script],
+        [*shell, "-c", script],
         env=env,
         cwd=cwd,
         capture_output=True,
@@ -147,16 +152,8 @@ def test_refused_credentials_stop_the_job(registry_token, unique_repo, source, t
     """The job's script stops at the eval with exit 3, even without -e."""
     env = gitlab_env(registry_token, unique_repo, source, PORTSIDE_TMP_DIR=str(tmp_path))
     env["CI_REGISTRY_PASSWORD"] = "wrong-password"
-    env["PATH"] = f"{Path(PORTSIDE).parent}{os.pathsep}{env['PATH']}"
-    for shell in (["sh", "-e"], ["sh"]):
-        done = subprocess.run(
-            [*shell, "-c", f"{line}; echo CONTINUED"],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+    for shell in (("sh", "-e"), ("sh",)):
+        done = in_job(f"{line}; echo CONTINUED", env, tmp_path, shell)
         assert done.returncode == 3, done.stderr
         assert "CONTINUED" not in done.stdout
         assert "refused the job's credentials" in done.stderr
