@@ -31,7 +31,6 @@ from drivers import dockerconfig
 from drivers.errors import InvalidInput, PortsideError
 from integrations.platform import (
     GITHUB,
-    PLATFORMS,
     CiJob,
     ci_registry_values,
     detect_platform,
@@ -46,7 +45,9 @@ _EXTENSIONS = {"sh": "sh", "fish": "fish", "powershell": "ps1"}
 def run(args: CiEnvArgs, environ: Mapping[str, str] | None = None) -> None:
     env = os.environ if environ is None else environ
     if args.cleanup:
-        _cleanup(args, env)
+        from ci_env.cienv_cleanup import cleanup
+
+        cleanup(args, env)
         return
     platform = args.platform or detect_platform(env)
     job = job_for(platform, env, args)
@@ -251,7 +252,7 @@ def write_private(path: str, text: str) -> None:
     except OSError as exc:
         raise PortsideError(
             f"cannot write {path}: {exc.strerror or exc}",
-            hint="choose a writable file for -o (PORTSIDE_OUTPUT)",
+            hint="choose a writable file for -o",
         ) from None
 
 
@@ -265,48 +266,3 @@ def write_stdout(text: str) -> None:
         return
     buffer.write(text.encode("utf-8", "surrogateescape"))
     buffer.flush()
-
-
-def _cleanup(args: CiEnvArgs, env: Mapping[str, str]) -> None:
-    """Remove this job's directories. The job is known by the directory its ci-env exported
-    (PORTSIDE_DOCKER_CONFIG, or --docker-config), and by its id variables, read for every
-    platform whose id is set: no platform marker is needed, since an after-job step may run
-    without GITLAB_CI or GITHUB_ACTIONS."""
-    named = args.docker_config
-    jobs = current_jobs(env, args.platform)
-    if not named and not jobs:
-        raise InvalidInput(
-            "cannot tell which job to clean up: neither PORTSIDE_DOCKER_CONFIG nor a job id "
-            "(CI_JOB_ID, GITHUB_RUN_ID) is set",
-            hint="run it in the job that ran ci-env, or pass --docker-config JOB_DIRECTORY",
-        )
-    bases = [jobdir.tmp_base(args.tmp_dir, env, platform) for platform, _ in jobs]
-    report = jobdir.cleanup(named, bases, jobs)
-    for path in report.removed:
-        write_stdout(f"portside: removed {path}\n")
-    for path, reason in report.failed:
-        sys.stderr.write(f"portside: could not remove {path}: {reason}\n")
-    if report.failed:
-        raise PortsideError(
-            f"{len(report.failed)} job director{'y' if len(report.failed) == 1 else 'ies'} "
-            "could not be removed",
-            hint="check their permissions",
-        )
-    if not report.removed:
-        # Not an error: cleanup is idempotent (an after_script runs even when ci-env did not).
-        looked = named or ", ".join(f"{p} job {key}" for p, key in jobs)
-        where = ", ".join(str(b) for b in report.searched)
-        sys.stderr.write(f"portside: nothing to remove: no job directory for {looked} in {where}\n")
-
-
-def current_jobs(env: Mapping[str, str], platform: str | None) -> list[tuple[str, str]]:
-    """(platform, job key) of each platform whose job id variables are set (only `platform`'s,
-    when it is named), to find the job's directories."""
-    found: list[tuple[str, str]] = []
-    for name in [platform] if platform else PLATFORMS:
-        try:
-            job = job_for(name, env, CiEnvArgs(platform=name, login=False))
-        except PortsideError:
-            continue
-        found.append((job.platform, job.job_key))
-    return found
