@@ -31,6 +31,7 @@ step "ci-env: a simulated GitLab CI job gets its own Docker config"
   printf '%s\n' "$exports" | sed 's/^/    /'
   # shellcheck disable=SC2086  # unquoted on purpose: the usage line splits the output too
   eval $exports
+  printf '# read back: PORTSIDE_GIT_BRANCH=%s\n' "$PORTSIDE_GIT_BRANCH"
 
   printf '$ ls -la "$DOCKER_CONFIG"\n'
   ls -la "$DOCKER_CONFIG" | sed 's/^/    /'
