@@ -381,6 +381,13 @@ def test_template_switches_are_no_options_env_twin():
     assert not own & twins
 
 
+def _sh(shell: list[str], text: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """`text` run as GitLab's runner runs a job's script: errexit on."""
+    return subprocess.run(
+        [*shell, "-e", "-c", text], env=env, capture_output=True, text=True, timeout=30, check=False
+    )
+
+
 def _fake(directory: Path, name: str, body: str) -> None:
     path = directory / name
     path.write_text(f"#!/bin/sh\n{body}\n")
@@ -421,16 +428,8 @@ def test_install_step_on_images_without_python(tmp_path, shell, image, uid, expe
         "CI_JOB_ID": "7",
         "PORTSIDE_PIP_SPEC": "git+https://gitlab.example.test/tools/portside.git@v0.1.0",
     }
-    # As GitLab's runner runs a job's script: errexit on.
-    command = [program, "sh", "-e", "-c"] if shell == "busybox" else [program, "-e", "-c"]
-    done = subprocess.run(
-        [*command, script(".portside-install", "before_script")],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
+    shell = [program, "sh"] if shell == "busybox" else [program]
+    done = _sh(shell, script(".portside-install", "before_script"), env)
     assert done.returncode != 0, "the fakes install nothing, so the step cannot succeed"
     said = (calls.read_text() if calls.exists() else "") + done.stderr
     assert expected in said
@@ -440,3 +439,25 @@ def test_install_step_on_images_without_python(tmp_path, shell, image, uid, expe
     if uid != "0" or image == "none":
         assert done.returncode == 2 and not calls.exists()
         assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_cleanup_job_gets_git_on_an_image_without_it(tmp_path):
+    """Defect 9: python:3.12-slim has no git, which the git keep rule runs. The cleanup job
+    installs it (apt-get faked here) before anything else, or stops saying why."""
+    bin_dir, calls = tmp_path / "bin", tmp_path / "calls"
+    bin_dir.mkdir()
+    (tmp_path / "env.sh").write_text("")
+    _fake(bin_dir, "id", "echo 0")
+    _fake(bin_dir, "portside", f"echo {tmp_path / 'env.sh'}")  # `ci-env --as-file`: its file
+    _fake(bin_dir, "apt-get", f'echo "apt-get $*" >> {calls}')
+    before = script(".portside-cleanup", "before_script")
+    env = {"PATH": str(bin_dir), "TMPDIR": str(tmp_path), "CI_JOB_ID": "8"}
+    done = _sh([str(shutil.which("dash"))], before, env)
+    assert done.returncode == 0, done.stderr
+    assert (
+        calls.read_text().splitlines()[-1].endswith("--no-install-recommends git ca-certificates")
+    )
+    (bin_dir / "apt-get").unlink()
+    done = _sh([str(shutil.which("dash"))], before, {**env, "CI_JOB_ID": "9"})
+    assert done.returncode == 2
+    assert "the cleanup job needs git (for the git keep rule)" in done.stderr
