@@ -14,16 +14,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-import yaml
 
-from ci_env.cli import _command
 from tests.bed import CANARY_PASSWORD, CANARY_USER, oci_image, push_image_raw
 from tests.bed.registry import RunningRegistry
 from tests.bed.skopeo import skopeo, skopeo_available
+from tests.gitlab_support import TEMPLATE
 from tests.test_cleanup_gitrefs import commit, git
 
 ROOT = Path(__file__).resolve().parent.parent
-TEMPLATE = ROOT / ".gitlab-ci-template.yml"
 TOOLS_BIN = ROOT / ".tools" / "node_modules" / ".bin"  # Node 22 and gitlab-ci-local (make tools)
 PORTSIDE = Path(os.environ.get("VIRTUAL_ENV", ROOT / ".venv")) / "bin" / "portside"
 # Variables GitLab sets and gitlab-ci-local sets to its own placeholders: ours win, quietly.
@@ -49,35 +47,6 @@ def tools() -> None:
     if os.environ.get("CI", "").lower() == "true":
         pytest.fail(f"not installed: {', '.join(missing)}; run `make test`", pytrace=False)
     pytest.skip(f"not installed: {', '.join(missing)} (`make tools system-deps` installs them)")
-
-
-class _GitLabLoader(yaml.SafeLoader):
-    """GitLab's `!reference [job, key]` tag, kept as a list."""
-
-
-_GitLabLoader.add_constructor(
-    "!reference", lambda loader, node: ["!reference", *loader.construct_sequence(node)]
-)
-
-
-def template() -> dict:
-    return yaml.load(TEMPLATE.read_text(), Loader=_GitLabLoader)
-
-
-def script(job: str, key: str) -> str:
-    """A hidden job's `key` with its `!reference`s expanded, as one shell script."""
-    jobs = template()
-
-    def expand(lines: list) -> list[str]:
-        out: list[str] = []
-        for line in lines:
-            if isinstance(line, list) and line[0] == "!reference":
-                out += expand(jobs[line[1]][line[2]])
-            else:
-                out.append(line)
-        return out
-
-    return "\n".join(expand(jobs[job][key]))
 
 
 @dataclass
@@ -358,106 +327,3 @@ def test_four_parallel_jobs_each_see_only_their_own_config(fresh_registry, uniqu
             if other != name:
                 assert other not in config and secret not in config
     assert not any(Path(d).exists() for d in directories)
-
-
-def test_template_switches_are_no_options_env_twin():
-    """Defect 5: PORTSIDE_CLEANUP=true, the old trigger, was `ci-env --cleanup`'s env twin."""
-
-    def envvars(command) -> set[str]:
-        found = {
-            v
-            for p in command.params
-            for v in ([p.envvar] if isinstance(p.envvar, str) else p.envvar or [])
-        }
-        for sub in getattr(command, "commands", {}).values():
-            found |= envvars(sub)
-        return found
-
-    twins = envvars(_command())
-    assert "PORTSIDE_DEST" in twins  # the walk finds the twins
-    jobs = template()
-    own = set(jobs["variables"]) | {"RUN_PORTSIDE_CLEANUP"}
-    assert "RUN_PORTSIDE_CLEANUP" in jobs["portside-cleanup"]["rules"][0]["if"]
-    assert not own & twins
-
-
-def _sh(shell: list[str], text: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    """`text` run as GitLab's runner runs a job's script: errexit on."""
-    return subprocess.run(
-        [*shell, "-e", "-c", text], env=env, capture_output=True, text=True, timeout=30, check=False
-    )
-
-
-def _fake(directory: Path, name: str, body: str) -> None:
-    path = directory / name
-    path.write_text(f"#!/bin/sh\n{body}\n")
-    path.chmod(0o755)
-
-
-@pytest.mark.parametrize("shell", ["dash", "busybox"])
-@pytest.mark.parametrize(
-    ("image", "uid", "expected"),
-    [
-        # Alpine: no Python at all; apk adds python3 (with venv) and git for a git+ spec.
-        ("apk", "0", "apk add --no-cache --quiet python3 git"),
-        # Debian/Ubuntu without python3-venv: apt-get installs it, and git with its CA bundle.
-        ("apt-get", "0", "apt-get install -y -qq --no-install-recommends python3 python3-venv"),
-        ("apt-get", "1000", "lacks Python 3 with venv and git and cannot install it (needs root"),
-        ("none", "0", "lacks Python 3 with venv and git and cannot install it (needs root"),
-    ],
-)
-def test_install_step_on_images_without_python(tmp_path, shell, image, uid, expected):
-    """Defect 8, the OS side, with the package managers faked: what the install step asks
-    the image's package manager for, and the message when it cannot have Python."""
-    program = shutil.which(shell)
-    if program is None:
-        pytest.fail(f"{shell} is not installed (`make system-deps` installs it)")
-    bin_dir, calls = tmp_path / "bin", tmp_path / "calls"
-    bin_dir.mkdir()
-    _fake(bin_dir, "id", f"echo {uid}")
-    (bin_dir / "mkdir").symlink_to(shutil.which("mkdir"))
-    if image == "apk":
-        _fake(bin_dir, "apk", f'echo "apk $*" >> {calls}')
-    else:  # a python3 without venv, as Debian's without python3-venv
-        _fake(bin_dir, "python3", "exit 1")
-    if image == "apt-get":
-        _fake(bin_dir, "apt-get", f'echo "apt-get $*" >> {calls}')
-    env = {
-        "PATH": str(bin_dir),
-        "TMPDIR": str(tmp_path),
-        "CI_JOB_ID": "7",
-        "PORTSIDE_PIP_SPEC": "git+https://gitlab.example.test/tools/portside.git@v0.1.0",
-    }
-    shell = [program, "sh"] if shell == "busybox" else [program]
-    done = _sh(shell, script(".portside-install", "before_script"), env)
-    assert done.returncode != 0, "the fakes install nothing, so the step cannot succeed"
-    said = (calls.read_text() if calls.exists() else "") + done.stderr
-    assert expected in said
-    if image == "apt-get" and uid == "0":
-        assert said.startswith("apt-get update -qq\n")
-        assert "git ca-certificates" in said
-    if uid != "0" or image == "none":
-        assert done.returncode == 2 and not calls.exists()
-        assert len(done.stderr.strip().splitlines()) == 1
-
-
-def test_cleanup_job_gets_git_on_an_image_without_it(tmp_path):
-    """Defect 9: python:3.12-slim has no git, which the git keep rule runs. The cleanup job
-    installs it (apt-get faked here) before anything else, or stops saying why."""
-    bin_dir, calls = tmp_path / "bin", tmp_path / "calls"
-    bin_dir.mkdir()
-    (tmp_path / "env.sh").write_text("")
-    _fake(bin_dir, "id", "echo 0")
-    _fake(bin_dir, "portside", f"echo {tmp_path / 'env.sh'}")  # `ci-env --as-file`: its file
-    _fake(bin_dir, "apt-get", f'echo "apt-get $*" >> {calls}')
-    before = script(".portside-cleanup", "before_script")
-    env = {"PATH": str(bin_dir), "TMPDIR": str(tmp_path), "CI_JOB_ID": "8"}
-    done = _sh([str(shutil.which("dash"))], before, env)
-    assert done.returncode == 0, done.stderr
-    assert (
-        calls.read_text().splitlines()[-1].endswith("--no-install-recommends git ca-certificates")
-    )
-    (bin_dir / "apt-get").unlink()
-    done = _sh([str(shutil.which("dash"))], before, {**env, "CI_JOB_ID": "9"})
-    assert done.returncode == 2
-    assert "the cleanup job needs git (for the git keep rule)" in done.stderr
