@@ -1,6 +1,5 @@
-"""`portside cleanup` as the CLI sees it: its table, what it parses into, and the one body that
-both the typer command (`ci_env.commands.cleanup`) and the entry point's lean path
-(`ci_env.lean`, no typer) run.
+"""`portside cleanup` as the CLI sees it: its table, what it parses into, and the body that the
+typer command generated from the table (`ci_env.commands.cleanup`) runs.
 
 The drivers and the view (`ci_env.cleanup_view`) are imported when the command runs; rich only
 when a bar is drawn.
@@ -10,7 +9,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from ci_env.lean import CommandSpec, OptionSpec, argument
+from ci_env.table import CommandSpec, OptionSpec, argument
 from ci_env.options import (
     DOCKER_CONFIG,
     IMPLEMENTATION,

@@ -1,8 +1,8 @@
 """Options shared by the registry commands, and the `RegistryOptions` they build.
 
 Every option has an environment twin, `PORTSIDE_<OPTION>`; the option wins. The options are
-`ci_env.lean` tables, so that `pull`, `copy` and `cleanup` can parse them without typer;
-the typer annotations of the commands written by hand are in `ci_env.commands.shared`.
+`ci_env.table` entries, so that the tables of `pull`, `copy` and `cleanup` can hold them; the
+typer annotations of the commands written by hand are in `ci_env.commands.shared`.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Mapping
 
-from ci_env.lean import OptionSpec
+from ci_env.table import OptionSpec
 
 DOCKER_CONFIG = OptionSpec(
     "docker_config",

@@ -3,7 +3,7 @@ signatures are written by hand (the registry commands)."""
 
 from __future__ import annotations
 
-from ci_env.lean import typer_option
+from ci_env.table import typer_option
 from ci_env.options import DOCKER_CONFIG, IMPLEMENTATION, INSECURE_REGISTRY, JSON
 
 DockerConfigOpt = typer_option(DOCKER_CONFIG)
