@@ -40,13 +40,13 @@ def main(argv: list[str] | None = None) -> None:
         _command().main(args=args, prog_name="portside", standalone_mode=True, obj=session)
     except SystemExit as exc:
         cienv_args = _cienv_arguments(args)
-        if cienv_args is not None and exc.code not in (0, None):
-            # A usage error: the evaluating shell must stop too (ci_env.cienv_failure). A
-            # failed run printed its script already, and reaches us as an exception instead.
+        if exc.code == 2 and cienv_args is not None:
+            # click's usage errors exit 2: the evaluating shell must stop too
+            # (ci_env.cienv_failure). A run that failed (an error, Ctrl-C: 130) printed its
+            # script already, in ci_env.cienv_options._run.
             from ci_env.cienv_failure import print_usage_failure
 
-            code = exc.code if isinstance(exc.code, int) else 2
-            print_usage_failure(cienv_args, os.environ, code)
+            print_usage_failure(cienv_args, os.environ, exc.code)
         raise
     except Exception as exc:
         if session.debug:

@@ -236,13 +236,12 @@ def test_cli_without_repository_or_rules(capsys):
 
 
 def test_every_cleanup_option_has_an_env_twin(capsys, monkeypatch):
-    import typer
+    import click
 
-    from ci_env.cli import _command
+    from tests.cli import command_tree
 
-    command = _command()
-    cleanup = command.commands["cleanup"]  # type: ignore[attr-defined]
-    options = [p for p in cleanup.params if isinstance(p, typer.core.click.Option)]
+    cleanup = command_tree()[("cleanup",)]
+    options = [p for p in cleanup.params if isinstance(p, click.Option)]
     missing = [p.name for p in options if not p.envvar and p.name != "help"]
     assert not missing, missing
     renamed = {"json_output": "JSON"}  # the shared --json option's parameter name
