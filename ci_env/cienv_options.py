@@ -164,4 +164,3 @@ See docs/ci-env.md.
     args=CiEnvArgs,
     run=_run,
 )
-

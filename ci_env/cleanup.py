@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from ci_env.table import CommandSpec, OptionSpec, argument
 from ci_env.options import (
     DOCKER_CONFIG,
     IMPLEMENTATION,
@@ -17,6 +16,7 @@ from ci_env.options import (
     JSON,
     registry_options,
 )
+from ci_env.table import CommandSpec, OptionSpec, argument
 
 
 class CleanupArgs(NamedTuple):

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from ci_env.table import CommandSpec, OptionSpec, argument
 from ci_env.options import DOCKER_CONFIG, INSECURE_REGISTRY, JSON, registry_options
+from ci_env.table import CommandSpec, OptionSpec, argument
 
 
 class PullArgs(NamedTuple):
