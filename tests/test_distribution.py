@@ -7,7 +7,7 @@ import os
 import pytest
 
 from drivers.credentials import Credential
-from drivers.default import DefaultDriver, refuses_delete_by_tag
+from drivers.registries.default_driver import DefaultDriver, refuses_delete_by_tag
 from drivers.distribution import DistributionClient
 from drivers.errors import NotARegistry, NotFound, OCIError, RegistryError, Unsupported
 from drivers.manifest import sha256_digest

@@ -19,8 +19,8 @@ import pytest
 from moto.server import ThreadedMotoServer
 
 from drivers import ecr as ecr_module
-from drivers.contract import DeletesManifests, DeletesTagsInBulk, ListsRepositories
-from drivers.ecr import EcrDriver, EcrLogin
+from drivers.registries.contract import DeletesManifests, DeletesTagsInBulk, ListsRepositories
+from drivers.registries.ecr_driver import EcrDriver, EcrLogin
 from drivers.errors import CredentialError, Forbidden, NotFound, RateLimited, Unauthorized
 from drivers.manifest import OCI_MANIFEST
 from drivers.reference import Reference, Repository
