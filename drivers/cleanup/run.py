@@ -24,8 +24,8 @@ from drivers.errors import (
 )
 from drivers.reference import Repository, parse_repository
 from drivers.registries.connect import driver_for
-from drivers.registries.options import RegistryOptions
 from drivers.registries.contract import Driver, ListsRepositories
+from drivers.registries.options import RegistryOptions
 
 # Errors that would meet every repository alike: stop instead of repeating them.
 _STOPS_EVERYTHING = (CredentialError, Unauthorized, Forbidden, InvalidInput, Unsupported)

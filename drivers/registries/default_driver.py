@@ -49,11 +49,9 @@ _PROBE_DIGEST = sha256_digest(b"portside: is deleting allowed here?")
 class DefaultDriver:
     name: ClassVar[str] = "default"
 
-    def __init__(
-        self, client: DistributionClient, options: object = None, *, name: str | None = None
-    ) -> None:
-        # `options` (RegistryOptions) is what every native driver is built with; the Registry
-        # v2 behaviour needs nothing from it beyond what `client` already holds.
+    def __init__(self, client: DistributionClient, *_: object, name: str | None = None) -> None:
+        # The options and native credentials every driver is built with: the Registry v2
+        # behaviour needs nothing from them beyond what `client` already holds.
         self.client = client
         if name:
             self.name = name  # an implementation that still reads through `default`
