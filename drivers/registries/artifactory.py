@@ -4,10 +4,15 @@ self-hosted one shows itself by the `X-Artifactory-*` or `X-JFrog-Version` heade
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from drivers.registries.spec import RegistrySpec, host_pattern
 
+if TYPE_CHECKING:
+    from drivers.distribution import Ping
 
-def sniff(ping) -> str | None:
+
+def sniff(ping: Ping) -> str | None:
     names = [k.lower() for k in ping.headers]
     if any(k.startswith("x-artifactory-") for k in names) or "x-jfrog-version" in names:
         return "the /v2/ answer carries X-Artifactory headers"

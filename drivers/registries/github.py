@@ -6,8 +6,12 @@ option of the same name (ci_env/cienv_options.py) is the same token, for the ghc
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from drivers.registries.spec import CredentialOption, RegistrySpec, host_pattern
+
+if TYPE_CHECKING:
+    from drivers.credentials import Credential
 
 TOKEN = CredentialOption(
     "--repo-github-token",
@@ -17,7 +21,7 @@ TOKEN = CredentialOption(
 )
 
 
-def _from_docker_config(credential) -> Mapping[str, str]:
+def _from_docker_config(credential: Credential) -> Mapping[str, str]:
     # The token stored for ghcr.io (`docker login ghcr.io -u USER -p TOKEN`) is its password.
     return {TOKEN.flag: credential.password} if credential.password else {}
 

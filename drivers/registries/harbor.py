@@ -4,6 +4,8 @@ artifact (harbor_driver.py). Known by its host name, or by its token service's r
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from drivers.registries.spec import (
     CredentialOption,
     RegistrySpec,
@@ -24,8 +26,11 @@ PASSWORD = CredentialOption(
     group="login",
 )
 
+if TYPE_CHECKING:
+    from drivers.distribution import Ping
 
-def sniff(ping) -> str | None:
+
+def sniff(ping: Ping) -> str | None:
     from drivers.challenge import parse_challenge  # after a ping: the HTTP stack is loaded
 
     challenge = parse_challenge(header(ping, "WWW-Authenticate"))

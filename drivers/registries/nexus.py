@@ -3,10 +3,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from drivers.registries.spec import RegistrySpec, header
 
+if TYPE_CHECKING:
+    from drivers.distribution import Ping
 
-def sniff(ping) -> str | None:
+
+def sniff(ping: Ping) -> str | None:
     server = header(ping, "Server")
     return "the /v2/ answer says Server: Nexus" if server.lower().startswith("nexus") else None
 

@@ -4,8 +4,12 @@ tags (quay_driver.py)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from drivers.registries.spec import CredentialOption, RegistrySpec, host_pattern
+
+if TYPE_CHECKING:
+    from drivers.credentials import Credential
 
 TOKEN = CredentialOption(
     "--repo-quay-token",
@@ -15,7 +19,7 @@ TOKEN = CredentialOption(
 TOKEN_USERNAME = "$oauthtoken"  # `docker login -u '$oauthtoken' -p TOKEN quay.io`
 
 
-def _from_docker_config(credential) -> Mapping[str, str]:
+def _from_docker_config(credential: Credential) -> Mapping[str, str]:
     # Quay's convention for `docker login` with a token: the user `$oauthtoken`.
     if credential.username == TOKEN_USERNAME and credential.password:
         return {TOKEN.flag: credential.password}
