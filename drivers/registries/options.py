@@ -120,5 +120,5 @@ def _check_groups(options: tuple[CredentialOption, ...], values: Mapping[str, st
             both = " and ".join(f"{o.flag} (${o.envvar})" for o in members)
             raise InvalidInput(
                 f"{both} go together; {', '.join(o.flag for o in missing)} is empty",
-                hint="set all of them, or none",
+                hint="set both, or neither" if len(members) == 2 else "set all, or none",
             )
