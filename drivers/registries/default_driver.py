@@ -152,15 +152,20 @@ class DefaultDriver:
         throwaway manifest means: push it again under the tag and delete it again.
         """
         path = repository.path
-        self._ensure_empty_config(path)
         for attempt in range(_UNTAG_ATTEMPTS):
-            digest = self.client.put_manifest(path, tag, _dummy_manifest(), OCI_MANIFEST)
+            digest = self.push_dummy(repository, tag)
             try:
                 self.client.delete_manifest(path, digest)
                 return
             except NotFound:
                 if attempt + 1 == _UNTAG_ATTEMPTS:
                     raise
+
+    def push_dummy(self, repository: Repository, tag: str) -> str:
+        """Push a unique, tiny manifest to `tag` (which moves the tag off its image); its
+        digest."""
+        self._ensure_empty_config(repository.path)
+        return self.client.put_manifest(repository.path, tag, _dummy_manifest(), OCI_MANIFEST)
 
     def _ensure_empty_config(self, path: str) -> None:
         # Once per repository, by one thread: distribution 2.8 can lose the repository link

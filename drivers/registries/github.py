@@ -1,7 +1,11 @@
-"""The `github` implementation: GitHub Packages (ghcr.io). No native driver yet: `default`
-reads and untags. `--repo-github-token` is declared now, parsed and handed to the driver;
-the native driver (Packages REST API at $GITHUB_API_URL) will use it. `portside ci-env`'s
-option of the same name (ci_env/cienv_options.py) is the same token, for the ghcr.io login."""
+"""The `github` implementation: GitHub Packages (ghcr.io), whose REST Packages API (at
+$GITHUB_API_URL) lists and deletes package versions (github_driver.py). The token is
+`--repo-github-token`, else $PORTSIDE_REPO_GITHUB_TOKEN, else $GITHUB_TOKEN (what GitHub
+Actions gives a job), else the Docker config's ghcr.io password. `portside ci-env`'s option
+of the same name (ci_env/cienv_options.py) is the same token, for the ghcr.io login.
+
+No SDK: PyGithub's Requester would bypass the Transport (auth, proxies, TLS, retries), so
+the driver speaks REST itself and the Action installs no extra for ghcr.io."""
 
 from __future__ import annotations
 
@@ -16,8 +20,15 @@ if TYPE_CHECKING:
 TOKEN = CredentialOption(
     "--repo-github-token",
     "GitHub token for the Packages API, used by the native github driver "
-    "(read:packages, write:packages, delete:packages); else the Docker config's ghcr.io token.",
+    "(read:packages, write:packages, delete:packages); else $GITHUB_TOKEN, else the Docker "
+    "config's ghcr.io token.",
     secret=True,
+    fallback_env=("GITHUB_TOKEN",),
+)
+SCOPES_HINT = (
+    "the token needs read:packages and delete:packages (write:packages to untag a tag that "
+    "shares its image with a kept one); in GitHub Actions grant `permissions: packages: "
+    "write` and give the repository Admin access to the package"
 )
 
 
@@ -30,10 +41,9 @@ SPEC = RegistrySpec(
     "github",
     "GitHub Packages",
     "ghcr.io, docker.pkg.github.com",
-    "REST: find the package version by tag, DELETE the version",
+    "Packages API DELETE of the package version; a shared tag: tiny-manifest push, then DELETE",
     host_pattern(r"^(ghcr\.io|docker\.pkg\.github\.com)$"),
-    extra="github",
-    sdk=("github",),
+    driver="drivers.registries.github_driver:GithubDriver",
     credentials=(TOKEN,),
     from_docker_config=_from_docker_config,
 )

@@ -123,7 +123,7 @@ class ThroughRegistryV2:
     def _call(self, method: str, url: str, what: str, *expect: int) -> Response:
         """One API call. A 401 that outlives the auth strategy's one retry is its refusal
         (exit 3) with the driver's hint; any other unexpected answer is `api_error`'s."""
-        response = self.transport.request(method, url, headers={"Accept": "application/json"})
+        response = self._request(method, url)
         if response.status_code in expect:
             return response
         if response.status_code != 401:
@@ -133,6 +133,10 @@ class ThroughRegistryV2:
         error.message = f"{what}: {error.message}"
         error.method, error.url = method, redact_url(response.url)
         raise error
+
+    def _request(self, method: str, url: str) -> Response:
+        """The HTTP exchange of `_call` (a driver may add headers or wait out a limit)."""
+        return self.transport.request(method, url, headers={"Accept": "application/json"})
 
     def _delete_call(
         self,

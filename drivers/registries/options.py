@@ -82,7 +82,8 @@ def resolve_native_credentials(
     """The values of `spec`'s credential options. The one place of their precedence:
 
     1. the option on the command line (`given`, by flag);
-    2. else its env twin (`PORTSIDE_REPO_…`, in `environ`, default `os.environ`);
+    2. else its env twin (`PORTSIDE_REPO_…`, in `environ`, default `os.environ`), then the
+       option's `fallback_env` variables in turn;
     3. else, when neither gave any of the spec's options, the registry's credential from the
        Docker config (`docker`, already resolved for the host), as far as the spec's
        `from_docker_config` maps it to options (a login's username and password, Quay's
@@ -99,8 +100,10 @@ def resolve_native_credentials(
     for option in spec.credentials:
         if given.get(option.flag):
             values[option.flag], sources[option.flag] = given[option.flag], option.flag
-        elif env.get(option.envvar):
-            values[option.flag], sources[option.flag] = env[option.envvar], f"${option.envvar}"
+        else:
+            name = next((n for n in (option.envvar, *option.fallback_env) if env.get(n)), "")
+            if name:
+                values[option.flag], sources[option.flag] = env[name], f"${name}"
     _check_groups(spec.credentials, values)
     if not values and spec.from_docker_config is not None:
         for flag, value in spec.from_docker_config(docker).items():

@@ -32,6 +32,8 @@ class CredentialOption:
     secret: bool = False
     group: str = ""
     envvar: str = ""  # empty: PORTSIDE_ + the flag, the twin every option has
+    # Other variables read after the twin, in turn (GITHUB_TOKEN, which GitHub Actions sets).
+    fallback_env: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.flag.startswith("--repo-"):
