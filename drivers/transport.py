@@ -45,7 +45,7 @@ from drivers.errors import (
     error_for_status,
     redact_url,
 )
-from drivers.httpclient import HTTPClient, Response, basic_authorization
+from drivers.httpclient import HTTPClient, ProxyError, Response, basic_authorization
 from drivers.reference import DOCKER_HUB, DOCKER_HUB_API, is_loopback, normalize_registry
 
 log = logging.getLogger("portside.transport")
@@ -487,6 +487,8 @@ def not_a_registry(response: Response) -> NotARegistry:
 
 def _short_reason(exc: BaseException) -> str:
     """A one-line reason for a low-level network failure, without URLs or secrets."""
+    if isinstance(exc, ProxyError):  # the proxy failed, not the registry: name it
+        return f"{exc.proxy}: {_short_reason(exc.reason)}"
     text = str(exc)
     if text.startswith("Tunnel connection failed:"):  # http.client: the proxy said no
         status = text.partition(":")[2].strip()[:60]

@@ -37,6 +37,12 @@ def _require(available: bool, what: str) -> None:
     pytest.skip(f"{what} is not installed (`make test` installs it)")
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # drivers.httpclient silences urllib3's InsecureRequestWarning when it is imported (only
+    # --insecure-registry hosts go unverified), but pytest resets warning filters per test.
+    config.addinivalue_line("filterwarnings", "ignore::urllib3.exceptions.InsecureRequestWarning")
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if REGISTRY_FIXTURES & set(getattr(item, "fixturenames", ())):

@@ -13,10 +13,10 @@ import gzip
 import ssl
 
 import pytest
+import urllib3
 
-from drivers import httpclient
 from drivers.errors import InvalidInput, TLSError, Unreachable
-from drivers.httpclient import ProxyConfig
+from drivers.proxies import ProxyConfig
 from drivers.transport import Transport
 from tests.forwardproxy import ForwardProxy
 from tests.scripted import Answer, ScriptedServer
@@ -64,8 +64,8 @@ def test_a_connection_the_server_closed_is_not_reused(server, no_proxy_env):
 
 
 def test_a_request_that_dies_on_a_stale_connection_is_sent_again(server, no_proxy_env, monkeypatch):
-    # Defeat the idle check, so the dead pooled connection is really used and fails.
-    monkeypatch.setattr(httpclient, "_still_open", lambda conn: True)
+    # Defeat urllib3's idle check, so the dead pooled connection is really used and fails.
+    monkeypatch.setattr(urllib3.connectionpool, "is_connection_dropped", lambda conn: False)
     server.script("/v2/a", Answer(200, b"{}", hang_up=True))
     transport = Transport(server.host, retry=_no_retry())  # no transport-level retry
     assert _get(transport, "/v2/a") == 200
@@ -179,11 +179,23 @@ def test_lower_case_wins_and_all_proxy_is_the_fallback():
     assert ProxyConfig({"HTTP_PROXY": "http://p:1"}).for_url("https", "r.example", 443) is None
 
 
-def test_an_https_proxy_url_is_bad_input_naming_the_variable():
-    config = ProxyConfig({"HTTPS_PROXY": "https://proxy.corp:3128"})
+@pytest.mark.parametrize("url", ["ftp://proxy.corp:21", "socks4://proxy.corp", "http://p:port"])
+def test_an_unusable_proxy_url_is_bad_input_naming_the_variable(url):
+    config = ProxyConfig({"HTTPS_PROXY": url})
     with pytest.raises(InvalidInput) as err:
         config.for_url("https", "reg.example.com", 443)
     assert "HTTPS_PROXY" in str(err.value) and "http://" in (err.value.hint or "")
+
+
+def test_proxy_schemes_and_default_ports():
+    for url, scheme, port in [
+        ("proxy.corp", "http", 80),
+        ("https://proxy.corp", "https", 443),
+        ("socks5://proxy.corp", "socks5", 1080),
+        ("SOCKS5H://proxy.corp:9050", "socks5h", 9050),
+    ]:
+        proxy = ProxyConfig({"HTTPS_PROXY": url}).for_url("https", "reg.example.com", 443)
+        assert (proxy.scheme, proxy.host, proxy.port) == (scheme, "proxy.corp", port)
 
 
 # -- TLS ----------------------------------------------------------------------------------
