@@ -314,13 +314,16 @@ def _tracking(pool_class: type) -> type:
 
 
 def _socks_manager(proxy: Proxy, options: dict[str, Any]) -> urllib3.PoolManager:
-    try:
-        from urllib3.contrib.socks import SOCKSProxyManager
-    except ImportError:  # urllib3 warns, then re-raises, when PySocks is missing
+    import importlib.util
+
+    # Looked for first: urllib3.contrib.socks would print a warning before failing.
+    if importlib.util.find_spec("socks") is None:
         raise InvalidInput(
             f"{proxy.variable} names a SOCKS proxy ({proxy.url}), which needs PySocks",
             hint="pip install 'portside[socks]' (or pip install PySocks), or use an http:// proxy",
-        ) from None
+        )
+    from urllib3.contrib.socks import SOCKSProxyManager
+
     # Credentials go as arguments, not in the URL, so no repr of the manager shows them.
     return SOCKSProxyManager(proxy.url, username=proxy.username, password=proxy.password, **options)
 

@@ -191,6 +191,14 @@ def docker_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture
+def no_proxy_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No proxy variables, in either case: every connection is direct."""
+    for name in ("http_proxy", "https_proxy", "all_proxy", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.upper(), raising=False)
+
+
+@pytest.fixture
 def tls_server(tmp_path: Path) -> Iterator[ScriptedServer]:
     """A scripted HTTPS server on 127.0.0.1 with a self-signed certificate (`.cert`, the PEM
     path), answering `/v2/` with 200."""
