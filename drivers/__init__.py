@@ -7,7 +7,8 @@ Layers, bottom up (each imports only from the ones above it in this list):
     dockerconfig  read and write Docker's config.json (the one place that does)
     credentials   credential sources: explicit, Docker config (credHelpers, credsStore, auths)
     tlsconfig     SSL contexts: CA bundles, per-registry certs.d (CAs, client certificates)
-    httpclient    HTTP/1.1 on http.client: pooled connections, proxies
+    proxies       which proxy reaches a host (HTTPS_PROXY, NO_PROXY, ...; pure)
+    httpclient    HTTP/1.1 on urllib3: pooled connections, proxies, TLS contexts
     transport     HTTP: auth challenges, token cache, retries, TLS and redirect rules
     distribution  the OCI distribution API on top of a transport
     contract      the driver Protocol and capability protocols

@@ -97,11 +97,12 @@ class Response:
         """The body is done (or empty): hand the connection back to its pool."""
         if self._open:
             self._open = False
-            self.raw.drain_conn()
-            self.raw.release_conn()
+            if not self.raw.isclosed():
+                self.raw.drain_conn()
+            self.raw.release_conn()  # a no-op where urllib3 did it at the end of the body
 
-    def read(self, amount: int) -> bytes:
-        """Up to `amount` bytes of the body (decoded); b"" at the end."""
+    def read(self, amount: int | None) -> bytes:
+        """Up to `amount` bytes of the body (decoded), or all of it; b"" at the end."""
         if not self._open:
             return b""
         try:
@@ -109,7 +110,7 @@ class Response:
         except HTTPError as exc:  # urllib3 has closed the connection
             self._open = False
             raise _cause(exc) from None
-        if not chunk:
+        if not chunk or amount is None:
             self._finish()
         return chunk
 
@@ -120,7 +121,7 @@ class Response:
     @property
     def content(self) -> bytes:
         if self._content is None:
-            self._content = b"".join(self.iter_content())
+            self._content = self.read(None)  # one read: a small body costs one pass
         return self._content
 
     @property
@@ -162,6 +163,9 @@ class HTTPClient:
         self.timeout = timeout
         self.proxies = proxies or ProxyConfig()
         self._managers: dict[Proxy | None, urllib3.PoolManager] = {}
+        # The manager's pool for each destination, looked up once: urllib3's lookup (pool
+        # key, LRU, TLS context) costs more than the rest of a small request's client work.
+        self._pools: dict[tuple[str, str, int, Proxy | None], Any] = {}
         self._lock = threading.Lock()
 
     def request(
@@ -213,7 +217,14 @@ class HTTPClient:
             log.debug("%s %s -> %d (%s%s)", method, redact_url(url), raw.status, how, via)
         return Response(raw, method, url)
 
-    def _pool(
+    def _pool(self, scheme: str, host: str, port: int, proxy: Proxy | None) -> Any:
+        key = (scheme, host, port, proxy)
+        pool = self._pools.get(key)
+        if pool is None or pool.pool is None:  # not looked up yet, or closed by the LRU
+            pool = self._pools[key] = self._lookup(scheme, host, port, proxy)
+        return pool
+
+    def _lookup(
         self, scheme: str, host: str, port: int, proxy: Proxy | None, context: Any = None
     ) -> Any:
         kwargs = None
@@ -262,7 +273,7 @@ class HTTPClient:
 
     def close(self) -> None:
         with self._lock:
-            managers, self._managers = self._managers, {}
+            managers, self._managers, self._pools = self._managers, {}, {}
         for manager in managers.values():
             manager.clear()
 
@@ -273,7 +284,7 @@ class HTTPClient:
         port = port or 443
         proxy = self.proxies.for_url("https", host, port)
         context = tls_context(False, _host_port(host, port))
-        pool = self._pool("https", host, port, proxy, context)
+        pool = self._lookup("https", host, port, proxy, context)
         # A connection of the pool's own kind (direct, tunnelled or SOCKS), made by hand and
         # closed after the handshake: it never serves a request.
         conn = pool._new_conn()
