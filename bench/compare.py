@@ -81,12 +81,12 @@ def _report(
     return lines
 
 
-def compare(before: Path, rounds: int, work: Path) -> list[str]:
+def compare(before: Path, after: Path, rounds: int, work: Path) -> list[str]:
     from drivers.distribution import DistributionClient
     from drivers.transport import Transport
     from tests.bed.registry import start_registry
 
-    sides = {"before": before, "after": ROOT}
+    sides = {"before": before, "after": after}
     lines = [
         f"{os.cpu_count()} CPUs, {os.uname().machine}, load before {os.getloadavg()[0]:.2f}",
     ]
@@ -153,12 +153,13 @@ def compare(before: Path, rounds: int, work: Path) -> list[str]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("before", type=Path, help="the other checkout")
+    parser.add_argument("--after", type=Path, default=ROOT, help="default: this checkout")
     parser.add_argument("--runs", type=int, default=3, help="rounds of the pull and dry run")
     options = parser.parse_args()
     base = Path("/dev/shm") if Path("/dev/shm").is_dir() else None
     work = Path(tempfile.mkdtemp(prefix="portside-compare-", dir=base))
     try:
-        for line in compare(options.before.resolve(), options.runs, work):
+        for line in compare(options.before.resolve(), options.after.resolve(), options.runs, work):
             print(line, flush=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
