@@ -53,6 +53,9 @@ _DRAIN_LIMIT = 64 << 10  # a small unread body is drained so its connection can 
 _BLOCK = 1 << 20  # socket write size for streamed request bodies (urllib3's default: 16 KiB)
 # A reused connection that fails with one of these before any answer was read is stale.
 _STALE = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError)
+# Off: the transport retries and follows redirects. One instance, so that urllib3 does not
+# build (and log) a Retry per request; it is never changed, `increment` makes new ones.
+_NO_RETRIES = urllib3.Retry(total=False, redirect=False)
 
 __all__ = ["HTTPClient", "ProxyConfig", "ProxyError", "Response", "basic_authorization"]
 
@@ -199,7 +202,7 @@ class HTTPClient:
                     target,
                     body=body,
                     headers=sent,
-                    retries=False,
+                    retries=_NO_RETRIES,
                     redirect=False,
                     assert_same_host=False,
                     preload_content=False,
@@ -248,7 +251,7 @@ class HTTPClient:
             "num_pools": _NUM_POOLS,
             "maxsize": _POOL_SIZE,
             "timeout": self.timeout,
-            "retries": False,
+            "retries": _NO_RETRIES,
             "blocksize": _BLOCK,
         }
         manager: urllib3.PoolManager
