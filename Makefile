@@ -27,7 +27,7 @@ $(BIN)/python:
 
 # The stamp depends on pyproject.toml, so a changed dependency list reinstalls.
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q -e '.[all,test]'
 	touch $@
 
 venv: $(VENV)/.installed

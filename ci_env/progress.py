@@ -144,6 +144,7 @@ def results(items: Sequence[Any], *, as_json: bool, quiet: bool, verb: str) -> N
         platform = f" ({r.platform})" if r.platform else ""
         sys.stdout.write(
             f"{verb} {r.source}{platform} -> {r.destination}\n"
-            f"  {r.digest}  {human_size(r.size)}, blobs: {r.blobs_fetched} moved{mounted}, "
-            f"{r.blobs_skipped} already there, {r.seconds:.2f}s\n"
+            f"  {r.digest}  {human_size(r.size)}, {r.seconds:.2f}s\n"
+            f"  manifests: {r.manifests_fetched} moved, {r.manifests_skipped} already there; "
+            f"blobs: {r.blobs_fetched} moved{mounted}, {r.blobs_skipped} already there\n"
         )

@@ -87,7 +87,18 @@ PLATFORM = OptionSpec(
     ("--platform",),
     "PORTSIDE_PLATFORM",
     "os/arch or os/arch/variant to take out of a multi-platform image "
-    "(default: this host's), or `all` to keep the whole index.",
+    "(default: this host's, as docker pull does), or `all` to keep the whole index.",
+)
+# copy keeps a multi-platform image whole unless told otherwise, as crane and regctl do: a
+# promotion that dropped platforms would change the digest that was tested and signed.
+# Its own env twin: a job that sets PORTSIDE_PLATFORM for its pulls must not silently make its
+# promotions drop platforms.
+COPY_PLATFORM = OptionSpec(
+    "platform",
+    ("--platform",),
+    "PORTSIDE_COPY_PLATFORM",
+    "Copy only this os/arch or os/arch/variant out of a multi-platform image. Default: the "
+    "whole index (every platform, attestations too), digest unchanged; `all` says so.",
 )
 JOBS = OptionSpec(
     "jobs",
@@ -148,12 +159,13 @@ PULL = CommandSpec(
 
 COPY = CommandSpec(
     name="copy",
-    doc="Copy an image between registries and OCI layouts, keeping its digest.",
+    doc="Copy an image between registries and OCI layouts, keeping its digest "
+    "(a multi-platform image whole, unless --platform picks one).",
     arguments=(
         argument("source", REFERENCE_HELP),
         argument("destination", REFERENCE_HELP),
     ),
-    options=(PLATFORM, JOBS, QUIET, JSON, DOCKER_CONFIG, INSECURE_REGISTRY),
+    options=(COPY_PLATFORM, JOBS, QUIET, JSON, DOCKER_CONFIG, INSECURE_REGISTRY),
     args=CopyArgs,
     run=copy,
 )

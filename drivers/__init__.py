@@ -9,7 +9,10 @@ Layers, bottom up (each imports only from the ones above it in this list):
     tlsconfig     SSL contexts: CA bundles, per-registry certs.d (CAs, client certificates)
     proxies       which proxy reaches a host (HTTPS_PROXY, NO_PROXY, ...; pure)
     httpclient    HTTP/1.1 on urllib3: pooled connections, proxies, TLS contexts
-    transport     HTTP: auth challenges, token cache, retries, TLS and redirect rules
+    auth          auth strategies a transport takes (anonymous, Basic, static token, login)
+    challenge     the registry's Basic/Bearer challenge flow as a strategy, token cache
+    retry         retry policy and Retry-After
+    transport     HTTP to one host: scheme, the auth strategy's flow, retries, redirects
     distribution  the OCI distribution API on top of a transport
     contract      the driver Protocol and capability protocols
     registries    the table of implementations and their detection

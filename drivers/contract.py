@@ -88,7 +88,11 @@ class ListsRepositories(Protocol):
 
 @runtime_checkable
 class DeletesTagsInBulk(Protocol):
-    """Deletes many tags in one call (ECR `batch_delete_image`, GitLab bulk delete)."""
+    """Deletes many tags at once (ECR `batch_delete_image`, GitLab bulk delete).
+
+    Takes any number of tags: the driver splits them into as many calls as its API needs
+    (ECR: 100 ids a call), and answers for each tag.
+    """
 
     def delete_tags(self, repository: Repository, tags: Sequence[str]) -> list[TagDeletion]: ...
 

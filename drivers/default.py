@@ -3,8 +3,9 @@
 Deleting one tag without touching the others that share its digest is the hard part.
 The fallback chain, chosen by exception type:
 
-1. OCI DELETE by tag (distribution-spec 1.1). Distribution 2.8 refuses it with 400
-   DIGEST_INVALID, which the client raises as Unsupported.
+1. OCI DELETE by tag (distribution-spec 1.1). A registry that does not accept it answers
+   405 or UNSUPPORTED (Unsupported), or, as distribution 2.8 does, 400 DIGEST_INVALID: it
+   reads the tag as a malformed digest (`refuses_delete_by_tag`).
 2. The dummy-manifest untag: push a unique, tiny manifest to the tag, which moves the tag
    off the real image, then delete the tiny manifest by digest. Only that tag goes.
 
@@ -26,17 +27,21 @@ import threading
 from collections.abc import Iterator
 from typing import ClassVar
 
+from drivers.challenge import repository_scope
 from drivers.contract import TagInfo
 from drivers.distribution import DistributionClient
-from drivers.errors import Forbidden, NotFound, Unauthorized, Unsupported
+from drivers.errors import Forbidden, NotFound, RegistryError, Unauthorized, Unsupported
 from drivers.manifest import OCI_INDEX, OCI_MANIFEST, Descriptor, Manifest, sha256_digest
 from drivers.reference import Reference, Repository
-from drivers.transport import check_status, is_html, repository_scope
+from drivers.transport import check_status, is_html
 
 # The empty JSON object, the OCI "empty descriptor" config (image-spec 1.1).
 _EMPTY_CONFIG = b"{}"
 _EMPTY_CONFIG_TYPE = "application/vnd.oci.empty.v1+json"
 _UNTAG_ATTEMPTS = 3
+# What a registry that does not accept DELETE by tag may answer with 400 (distribution 2.8:
+# DIGEST_INVALID, since it parses the tag as a digest).
+_TAG_DELETE_REFUSALS = frozenset({"DIGEST_INVALID", "UNSUPPORTED"})
 # A digest no registry holds: the deletion probe asks to delete it.
 _PROBE_DIGEST = sha256_digest(b"portside: is deleting allowed here?")
 
@@ -108,26 +113,20 @@ class DefaultDriver:
         except NotFound:
             pass
         except Unsupported as error:
-            raise Unsupported(
+            raise error.recast(
+                Unsupported,
                 f"{repository.registry} refuses to delete: deletion is disabled in the "
                 "registry's configuration (storage.delete.enabled is false); nothing was deleted",
-                status=error.status,
-                method=error.method,
-                url=error.url,
-                errors=error.errors,
                 hint="set storage.delete.enabled: true (REGISTRY_STORAGE_DELETE_ENABLED=true) "
                 "in the registry's config and restart it",
             ) from None
         except (Unauthorized, Forbidden) as error:
             if self.client.transport.credential.is_anonymous:
                 raise
-            raise Forbidden(
+            raise error.recast(
+                Forbidden,
                 f"the credentials from {self.client.transport.credential.source} may read "
                 f"{where} but not delete from it; nothing was deleted",
-                status=error.status,
-                method=error.method,
-                url=error.url,
-                errors=error.errors,
                 hint="use credentials whose token grants the `delete` action on the repository",
             ) from None
         self._deletion_checked.add(repository.path)
@@ -137,7 +136,9 @@ class DefaultDriver:
             try:
                 self.client.delete_tag(repository.path, tag)
                 return
-            except Unsupported:
+            except RegistryError as error:
+                if not refuses_delete_by_tag(error):
+                    raise
                 self._tag_delete_refused = True
         # The dummy untag moves the tag first: make sure the delete that follows can work.
         self.check_deletion(repository)
@@ -172,6 +173,17 @@ class DefaultDriver:
             if not self.client.blob_exists(path, sha256_digest(_EMPTY_CONFIG)):
                 self.client.upload_blob(path, _EMPTY_CONFIG, sha256_digest(_EMPTY_CONFIG))
             self._configs_uploaded.add(path)
+
+
+def refuses_delete_by_tag(error: RegistryError) -> bool:
+    """Whether an answer to OCI DELETE by tag means the registry does not accept it, so
+    that the next means of the fallback chain is tried."""
+    if isinstance(error, Unsupported):
+        return True
+    # A plain 400: not an HTML page (NotARegistry), which is a wrong host, not a refusal.
+    return (
+        type(error) is RegistryError and error.status == 400 and error.codes <= _TAG_DELETE_REFUSALS
+    )
 
 
 def _dummy_manifest() -> bytes:

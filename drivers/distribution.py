@@ -15,22 +15,11 @@ from dataclasses import dataclass
 from typing import BinaryIO
 from urllib.parse import urlencode, urljoin, urlsplit
 
-from drivers.errors import (
-    DigestMismatch,
-    ProtocolError,
-    Unsupported,
-    error_for_status,
-)
+from drivers.challenge import CATALOG_SCOPE, repository_scope
+from drivers.errors import DigestMismatch, ProtocolError
 from drivers.httpclient import Response
 from drivers.manifest import MANIFEST_ACCEPT, Descriptor, Manifest, media_type_of, sha256_digest
-from drivers.transport import (
-    CATALOG_SCOPE,
-    Transport,
-    check_status,
-    is_html,
-    not_a_registry,
-    repository_scope,
-)
+from drivers.transport import Transport, check_status, is_html, not_a_registry
 
 PAGE_SIZE = 1000  # ECR's cap for `n`; other registries accept it too
 CHUNK_SIZE = 1 << 20
@@ -173,36 +162,19 @@ class DistributionClient:
 
     def delete_manifest(self, path: str, digest: str) -> None:
         """DELETE a manifest by digest. On most registries this removes every tag on it."""
-        self._check(
-            self._request(
-                "DELETE", f"/v2/{path}/manifests/{digest}", (repository_scope(path, "delete"),)
-            ),
-            200,
-            202,
-            what=f"delete {self.registry}/{path}@{digest}",
-        )
+        self._delete_manifest(path, digest, f"delete {self.registry}/{path}@{digest}")
 
     def delete_tag(self, path: str, tag: str) -> None:
         """OCI DELETE by tag (distribution-spec 1.1), which removes only this tag.
 
-        Raises Unsupported where the registry refuses it: distribution 2.8 answers 400
-        DIGEST_INVALID, others 405 or UNSUPPORTED.
+        Registries that do not accept it refuse in their own ways (405, UNSUPPORTED, or
+        distribution 2.8's 400 DIGEST_INVALID); the `default` driver reads the refusal.
         """
-        what = f"delete tag {self.registry}/{path}:{tag}"
-        response = self._request(
-            "DELETE", f"/v2/{path}/manifests/{tag}", (repository_scope(path, "delete"),)
-        )
-        if response.status_code == 400:
-            error = error_for_status(400, "DELETE", response.url, response.content, what=what)
-            if error.codes <= {"DIGEST_INVALID", "UNSUPPORTED"}:
-                raise Unsupported(
-                    f"{what}: this registry does not accept DELETE by tag",
-                    status=400,
-                    method="DELETE",
-                    url=response.url,
-                    errors=error.errors,
-                )
-            raise error
+        self._delete_manifest(path, tag, f"delete tag {self.registry}/{path}:{tag}")
+
+    def _delete_manifest(self, path: str, reference: str, what: str) -> None:
+        scopes = (repository_scope(path, "delete"),)
+        response = self._request("DELETE", f"/v2/{path}/manifests/{reference}", scopes)
         self._check(response, 200, 202, what=what)
 
     # -- blobs ---------------------------------------------------------------------------

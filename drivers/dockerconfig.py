@@ -22,9 +22,11 @@ from pathlib import Path
 from typing import Any
 
 from drivers.errors import ConfigError
-from drivers.reference import DOCKER_HUB, DOCKER_HUB_ALIASES, DOCKER_HUB_CREDENTIAL_KEY
+from drivers.reference import DOCKER_HUB, DOCKER_HUB_ALIASES
 
 CONFIG_FILENAME = "config.json"
+# The key under which docker writes Docker Hub's credentials (and passes to helpers).
+DOCKER_HUB_CREDENTIAL_KEY = "https://index.docker.io/v1/"
 
 # The fields of an `auths` entry that hold credentials. Go's encoding/json matches object keys
 # case-insensitively, so Docker accepts `IdentityToken` as well as `identitytoken`; so do we.

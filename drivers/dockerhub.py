@@ -10,10 +10,17 @@ API, so listing and deleting tags go through the Hub API at https://hub.docker.c
   the image stays for any other tag on it.
 
 Hub API calls carry `Authorization: Bearer <JWT>`. The JWT is, in this order:
-`PORTSIDE_REPO_DOCKER_HUB_TOKEN` as it is; or a `POST /v2/users/login` with
-`PORTSIDE_REPO_DOCKER_HUB_USERNAME` and `PORTSIDE_REPO_DOCKER_HUB_PASSWORD`; or that login
-with the username and password (or token) stored for Docker Hub in the Docker config.
-`PORTSIDE_DOCKER_HUB_API` points the driver at another Hub API (the tests' fake).
+`PORTSIDE_REPO_DOCKER_HUB_TOKEN` as it is (the `StaticToken` auth strategy); or a
+`POST /v2/users/login` with `PORTSIDE_REPO_DOCKER_HUB_USERNAME` and
+`PORTSIDE_REPO_DOCKER_HUB_PASSWORD`, or with the username and password (or token) stored for
+Docker Hub in the Docker config (the `LoginExchange` strategy, which logs in again once when
+the JWT expires). The Hub API has its own transport (`--insecure-registry hub.docker.com`
+applies to it); `PORTSIDE_DOCKER_HUB_API` points the driver at another Hub API (the tests'
+fake).
+
+The registry itself is served by registry-1.docker.io, not docker.io: that rewrite is the
+`dockerhub` entry's `v2_hosts` in drivers/registries.py, applied to every Docker Hub
+reference whatever driver serves it (pull, copy and inspect use no driver).
 
 Resolving tags and reading manifests and blobs stay on the Registry v2 API, through the
 `default` driver this one wraps. It does not offer `delete_manifest`: the Hub registry does
@@ -23,36 +30,30 @@ not delete by digest, so the cleanup engine deletes every tag through the Hub AP
 from __future__ import annotations
 
 import json
-import os
-import threading
 from collections.abc import Mapping
 from typing import ClassVar
 from urllib.parse import quote, urljoin, urlsplit
 
+from drivers.auth import Anonymous, Auth, LoginExchange, Request, StaticToken
 from drivers.contract import TagInfo, parse_created
-from drivers.default import DefaultDriver
 from drivers.distribution import DistributionClient
 from drivers.errors import (
-    CredentialError,
     Forbidden,
     InvalidInput,
-    NotFound,
     ProtocolError,
-    RateLimited,
-    RegistryError,
     Unauthorized,
 )
 from drivers.httpclient import Response
 from drivers.native import (
+    ApiHints,
     ThroughRegistryV2,
     api_error,
     json_body,
     json_object,
-    option_settings,
+    listed_tag,
     user_and_password,
 )
 from drivers.reference import Repository
-from drivers.transport import Transport
 
 HUB_API = "https://hub.docker.com"
 API_ENV = "PORTSIDE_DOCKER_HUB_API"
@@ -72,56 +73,66 @@ NO_CREDENTIALS_HINT = (
     "or `portside login docker.io` with the account's username and password"
 )
 
+HINTS = ApiHints(
+    not_found="check the namespace, repository and tag on hub.docker.com",
+    unauthorized=NO_CREDENTIALS_HINT,
+    forbidden=NO_CREDENTIALS_HINT,
+    rate_limited="Docker Hub limits API calls per account: wait, then run again",
+    said=("detail", "message", "text"),  # {"detail"} or {"message"}
+)
+
 
 class DockerHubDriver(ThroughRegistryV2):
     name: ClassVar[str] = "dockerhub"
+    twins: ClassVar[Mapping[str, str]] = {
+        "docker_hub_token": TOKEN_ENV,
+        "docker_hub_username": USERNAME_ENV,
+        "docker_hub_password": PASSWORD_ENV,
+    }
+    api_path, api_env, hints = HUB_API, API_ENV, HINTS
 
-    def __init__(
-        self,
-        client: DistributionClient,
-        options: object = None,
-        *,
-        environ: Mapping[str, str] | None = None,
-    ) -> None:
-        env = os.environ if environ is None else environ
-        settings = option_settings(
-            options,
-            env,
-            {
-                "docker_hub_token": TOKEN_ENV,
-                "docker_hub_username": USERNAME_ENV,
-                "docker_hub_password": PASSWORD_ENV,
-            },
+    def _auth(self, settings: Mapping[str, str], client: DistributionClient, api: str) -> Auth:
+        """The token as it is; else a login with the options' (or the Docker config's) username
+        and password; else anonymous, which lists public repositories only."""
+        if settings[TOKEN_ENV]:
+            source = f"${TOKEN_ENV}"
+            token = settings[TOKEN_ENV]
+            return StaticToken(token, service="Docker Hub", source=source, hint=NO_CREDENTIALS_HINT)
+        login = user_and_password(
+            settings[USERNAME_ENV],
+            settings[PASSWORD_ENV],
+            f"${USERNAME_ENV} and ${PASSWORD_ENV}",
+            client,
+            hint=f"set both, or set ${TOKEN_ENV} instead",
         )
-        self.registry = DefaultDriver(client, name=self.name)
-        self.api = (env.get(API_ENV) or HUB_API).rstrip("/")
-        self.transport = Transport(urlsplit(self.api).netloc or self.api)
-        # A token is used without a login, so none is needed then.
-        self._login = None
-        if not settings[TOKEN_ENV]:
-            self._login = user_and_password(
-                settings[USERNAME_ENV],
-                settings[PASSWORD_ENV],
-                f"${USERNAME_ENV} and ${PASSWORD_ENV}",
-                client,
-                hint=f"set both, or set ${TOKEN_ENV} instead",
-            )
-        self._jwt: str | None = settings[TOKEN_ENV] or None
-        self._lock = threading.Lock()
-        self._deletion_checked: set[str] = set()
+        if login is None:
+            return Anonymous(service="the Docker Hub API", hint=NO_CREDENTIALS_HINT)
+        username, password, source = login
+        body = json.dumps({"username": username, "password": password}).encode()
+        return LoginExchange(
+            lambda: Request(
+                "POST",
+                f"{api}/v2/users/login",
+                {"Content-Type": "application/json", "Accept": "application/json"},
+                body,
+                service="the Docker Hub login",
+            ),
+            lambda response: _jwt(response, username, source),
+            service="Docker Hub",
+            source=source,
+            hint=NO_CREDENTIALS_HINT,
+        )
 
     # -- the Hub API ---------------------------------------------------------------------
 
     def list_tags(self, repository: Repository) -> list[TagInfo]:
         url: str | None = f"{self._tags_url(repository)}?page_size={PAGE_SIZE}"
         what = f"tags of {repository.familiar} (Docker Hub API)"
-        # Public repositories list without credentials; private ones need the JWT.
-        needs_login = self._jwt is not None or self._login is not None
         tags: list[TagInfo] = []
         seen: set[str] = set()
         while url and url not in seen:
             seen.add(url)
-            doc = _json(self._call("GET", url, what, authenticated=needs_login, expect=200))
+            doc = json_object(self._call("GET", url, what, 200), "Docker Hub API", API_ENV)
             for item in doc.get("results") or []:
                 if isinstance(item, dict) and isinstance(item.get("name"), str):
                     tags.append(_tag_info(item))
@@ -135,17 +146,10 @@ class DockerHubDriver(ThroughRegistryV2):
 
     def _delete(self, repository: Repository, tag: str, what: str, after: str = "") -> None:
         url = f"{self._tags_url(repository)}/{quote(tag, safe='')}/"
-        try:
-            self._call("DELETE", url, what, authenticated=True, expect=204)
-        except (Unauthorized, Forbidden) as error:
-            raise Forbidden(
-                f"{what}: Docker Hub refused to delete with the credentials from "
-                f"{self._source()} (HTTP {error.status}){after}",
-                status=error.status,
-                method=error.method,
-                url=error.url,
-                hint=PAT_HINT,
-            ) from None
+        # Docker Hub answers 401 to a JWT that may list but not delete: a personal access
+        # token without the Delete scope.
+        refusals = (Unauthorized, Forbidden)
+        self._delete_call(url, what, 204, after, hint=PAT_HINT, refusals=refusals)
 
     def _tags_url(self, repository: Repository) -> str:
         namespace, _, name = repository.path.partition("/")
@@ -159,100 +163,29 @@ class DockerHubDriver(ThroughRegistryV2):
     def _on_api(self, url: str) -> bool:
         return urlsplit(url).netloc == urlsplit(self.api).netloc
 
-    def _call(
-        self, method: str, url: str, what: str, *, authenticated: bool, expect: int
-    ) -> Response:
-        """One Hub API call; a JWT from a login is renewed once when the Hub refuses it."""
-        refused: str | None = None
-        for renew in (False, True):
-            headers = {"Accept": "application/json"}
-            jwt = self._token(refused=refused) if authenticated else None
-            if jwt is not None:
-                headers["Authorization"] = f"Bearer {jwt}"
-            # The transport adds no credentials of its own (authenticate=False): the JWT is
-            # the only one. Pages are followed on the Hub API host only (`_on_api`).
-            response = self.transport.request(method, url, headers=headers, authenticate=False)
-            if response.status_code == expect:
-                return response
-            if response.status_code == 401 and jwt is not None and not renew and self._login:
-                response.close()
-                refused = jwt  # expired, most likely: log in again, once
-                continue
-            raise _hub_error(response, what)
-        raise AssertionError("unreachable")  # pragma: no cover
 
-    def _token(self, *, refused: str | None = None) -> str:
-        """The JWT; a new one from a login when `refused` is still the current one (another
-        thread may have renewed it already)."""
-        with self._lock:
-            if self._jwt is not None and not (refused == self._jwt and self._login):
-                return self._jwt
-            if self._login is None:
-                raise CredentialError(
-                    "deleting tags through the Docker Hub API needs credentials, "
-                    "and none were found",
-                    hint=NO_CREDENTIALS_HINT,
-                )
-            self._jwt = self._log_in(*self._login)
-            return self._jwt
-
-    def _log_in(self, username: str, password: str, source: str) -> str:
-        body = json.dumps({"username": username, "password": password}).encode()
-        response = self.transport.request(
-            "POST",
-            f"{self.api}/v2/users/login",
-            headers={"Content-Type": "application/json", "Accept": "application/json"},
-            data=body,
-            authenticate=False,
+def _jwt(response: Response, username: str, source: str) -> str:
+    """The JWT from the answer to `POST /v2/users/login`, or the error for a refused login."""
+    if response.status_code == 401:
+        second_factor = "login_2fa_token" in json_body(response)
+        raise Unauthorized(
+            f"Docker Hub refused the login of {username!r} from {source}",
+            status=401,
+            method="POST",
+            url=response.url,
+            hint="the account uses two-factor authentication: log in with a personal "
+            "access token with the Read, Write, Delete scope as the password"
+            if second_factor
+            else "check the username and the password or token",
         )
-        if response.status_code == 401:
-            second_factor = "login_2fa_token" in json_body(response)
-            raise Unauthorized(
-                f"Docker Hub refused the login of {username!r} from {source}",
-                status=401,
-                method="POST",
-                url=response.url,
-                hint="the account uses two-factor authentication: log in with a personal "
-                "access token with the Read, Write, Delete scope as the password"
-                if second_factor
-                else "check the username and the password or token",
-            )
-        if response.status_code != 200:
-            raise _hub_error(response, "Docker Hub login")
-        token = _json(response).get("token")
-        if not isinstance(token, str) or not token:
-            raise ProtocolError("the Docker Hub login answered without a token", url=response.url)
-        return token
-
-    def _source(self) -> str:
-        if self._login is not None:
-            return self._login[2]
-        return f"${TOKEN_ENV}"
+    if response.status_code != 200:
+        raise api_error(response, "Docker Hub login", HINTS)
+    token = json_object(response, "Docker Hub API", API_ENV).get("token")
+    if not isinstance(token, str) or not token:
+        raise ProtocolError("the Docker Hub login answered without a token", url=response.url)
+    return token
 
 
 def _tag_info(item: Mapping[str, object]) -> TagInfo:
-    digest = item.get("digest")
     pushed = parse_created(item.get("tag_last_pushed")) or parse_created(item.get("last_updated"))
-    if not (isinstance(digest, str) and digest):
-        digest = None  # the engine then resolves the tag through the registry
-    return TagInfo(str(item["name"]), digest, pushed)
-
-
-def _json(response: Response) -> dict:
-    hint = f"check ${API_ENV}, which must name the Hub API (default {HUB_API})"
-    return json_object(response, api="Docker Hub API", hint=hint)
-
-
-def _hub_error(response: Response, what: str) -> RegistryError:
-    """The error for a Hub API answer, with the Hub's own words ({"detail"} or {"message"})."""
-    return api_error(
-        response,
-        what,
-        said=("detail", "message", "text"),
-        hints={
-            NotFound: "check the namespace, repository and tag on hub.docker.com",
-            Unauthorized: NO_CREDENTIALS_HINT,
-            Forbidden: NO_CREDENTIALS_HINT,
-            RateLimited: "Docker Hub limits API calls per account: wait, then run again",
-        },
-    )
+    return listed_tag(str(item["name"]), item.get("digest"), pushed)

@@ -87,6 +87,12 @@ class CredentialError(PortsideError):
     """Credentials are missing, refused, or a credential helper failed to produce them."""
 
 
+# The one table of temporary answers: the transport retries these statuses, and an error
+# with one of them (or one of these codes) says `is_temporary`.
+TEMPORARY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+TEMPORARY_CODES = frozenset({"TOOMANYREQUESTS", "UNAVAILABLE"})
+
+
 @dataclass(frozen=True)
 class OCIError:
     """One entry of the OCI distribution `errors[]` array."""
@@ -102,9 +108,6 @@ class RegistryError(PortsideError):
     Carries the HTTP status, the method and the redacted URL, and the parsed OCI
     `errors[]`. `is_temporary` says whether retrying later may help.
     """
-
-    temporary_statuses = frozenset({408, 429, 500, 502, 503, 504})
-    temporary_codes = frozenset({"TOOMANYREQUESTS", "UNAVAILABLE"})
 
     def __init__(
         self,
@@ -124,13 +127,25 @@ class RegistryError(PortsideError):
 
     @property
     def is_temporary(self) -> bool:
-        if self.status in self.temporary_statuses:
+        if self.status in TEMPORARY_STATUSES:
             return True
-        return any(e.code in self.temporary_codes for e in self.errors)
+        return any(e.code in TEMPORARY_CODES for e in self.errors)
 
     @property
     def codes(self) -> set[str]:
         return {e.code for e in self.errors}
+
+    def recast(self, cls: type[RegistryError], message: str, hint: str | None) -> RegistryError:
+        """The same answer (status, method, URL, `errors[]`) told as `cls`, with the message
+        and hint of the one who knows what it means (a driver)."""
+        return cls(
+            message,
+            status=self.status,
+            method=self.method,
+            url=self.url,
+            errors=self.errors,
+            hint=hint,
+        )
 
 
 class NotFound(RegistryError):

@@ -11,39 +11,31 @@ every tag on it. Harbor's own API removes one tag and leaves the artifact:
 A repository `project/a/b` is project `project`, repository `a/b`; Harbor wants the
 repository name URL-encoded twice (`a%252Fb`), since its router decodes the path once.
 
-API calls carry HTTP Basic credentials of a user or robot account, in this order: the
-`--repo-harbor-username`/`--repo-harbor-password` options (`RegistryOptions
-.native_credentials`); `PORTSIDE_REPO_HARBOR_USERNAME` and `PORTSIDE_REPO_HARBOR_PASSWORD`;
-the username and password stored for the Harbor host in the Docker config. The API is
-`https://{registry host}/api/v2.0`; `PORTSIDE_HARBOR_API` names another (the tests' fake).
+API calls carry HTTP Basic credentials of a user or robot account (the `BasicAuth` auth
+strategy), in this order: the `--repo-harbor-username`/`--repo-harbor-password` options
+(`RegistryOptions.native_credentials`); `PORTSIDE_REPO_HARBOR_USERNAME` and
+`PORTSIDE_REPO_HARBOR_PASSWORD`; the username and password stored for the Harbor host in the
+Docker config. The API is `/api/v2.0` on the registry's host, with its scheme and TLS
+settings; `PORTSIDE_HARBOR_API` names another (the tests' fake).
 """
 
 from __future__ import annotations
 
-import base64
 import contextlib
-import os
 from collections.abc import Mapping
 from typing import ClassVar
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
+from drivers.auth import Anonymous, Auth, BasicAuth
 from drivers.contract import TagInfo, parse_created
-from drivers.default import DefaultDriver
 from drivers.distribution import DistributionClient
 from drivers.errors import (
-    CredentialError,
-    Forbidden,
     InvalidInput,
-    NotFound,
     ProtocolError,
-    RegistryError,
-    Unauthorized,
-    error_for_status,
 )
 from drivers.httpclient import Response
-from drivers.native import ThroughRegistryV2, option_settings, user_and_password
+from drivers.native import ApiHints, ThroughRegistryV2, listed_tag, user_and_password
 from drivers.reference import Reference, Repository
-from drivers.transport import Transport
 
 API_PATH = "/api/v2.0"
 API_ENV = "PORTSIDE_HARBOR_API"
@@ -63,41 +55,45 @@ NO_CREDENTIALS_HINT = (
     f"${PASSWORD_ENV}), or `portside login` to the Harbor host with a user or robot account"
 )
 
+# Harbor's error body is {"errors": [{"code", "message"}]}, the Registry v2 shape, so its own
+# words come with the parsed `errors[]`.
+HINTS = ApiHints(
+    not_found="check the project, repository and tag in Harbor",
+    unauthorized=NO_CREDENTIALS_HINT,
+    forbidden=ROLE_HINT,
+)
+
 
 class HarborDriver(ThroughRegistryV2):
     """Tags through the Harbor API; manifests, blobs and referrers through Registry v2."""
 
     name: ClassVar[str] = "harbor"
 
-    def __init__(
-        self,
-        client: DistributionClient,
-        options: object = None,
-        *,
-        environ: Mapping[str, str] | None = None,
-    ) -> None:
-        env = os.environ if environ is None else environ
-        settings = option_settings(
-            options, env, {"harbor_username": USERNAME_ENV, "harbor_password": PASSWORD_ENV}
-        )
-        self.registry = DefaultDriver(client, name=self.name)
-        self._login = user_and_password(
+    twins: ClassVar[Mapping[str, str]] = {
+        "harbor_username": USERNAME_ENV,
+        "harbor_password": PASSWORD_ENV,
+    }
+    api_path, api_env, hints = API_PATH, API_ENV, HINTS
+
+    def __init__(self, client: DistributionClient, options: object = None, **kw) -> None:
+        super().__init__(client, options, **kw)
+        self._digests: dict[tuple[str, str], str] = {}  # (repository, tag) -> digest, listed
+
+    def _auth(self, settings: Mapping[str, str], client: DistributionClient, api: str) -> Auth:
+        """The options (or their env twins), else the Docker config's user and password for
+        the host; else anonymous, which lists public projects only."""
+        login = user_and_password(
             settings[USERNAME_ENV],
             settings[PASSWORD_ENV],
             f"--repo-harbor-username and --repo-harbor-password (${USERNAME_ENV}, ${PASSWORD_ENV})",
             client,
             hint="set both: the Harbor user or robot account and its password or secret",
         )
-        override = (env.get(API_ENV) or "").rstrip("/")
-        if override:
-            self.api = override
-            self.transport = Transport(urlsplit(override).netloc or override)
-        else:
-            # The registry's own host, scheme and TLS settings; paths stay relative.
-            self.api = API_PATH
-            self.transport = client.transport
-        self._digests: dict[tuple[str, str], str] = {}  # (repository, tag) -> digest, listed
-        self._deletion_checked: set[str] = set()
+        if login is None:
+            return Anonymous(service="the Harbor API", hint=NO_CREDENTIALS_HINT)
+        username, password, source = login
+        hint = "check the username and password; a robot account's name includes its robot$ prefix"
+        return BasicAuth(username, password, service="Harbor", source=source, hint=hint)
 
     # -- the Harbor API ------------------------------------------------------------------
 
@@ -109,7 +105,7 @@ class HarborDriver(ThroughRegistryV2):
         page = 1
         while True:
             # Public projects list without credentials; private ones need them.
-            response = self._call("GET", f"{base}&page={page}", what, authenticated=False)
+            response = self._call("GET", f"{base}&page={page}", what, 200)
             artifacts = _json_list(response)
             seen += len(artifacts)
             for artifact in artifacts:
@@ -124,34 +120,16 @@ class HarborDriver(ThroughRegistryV2):
             digest = self.registry.resolve(Reference(repository, tag=tag)).digest
         self._delete_from(repository, digest, tag, f"deleting {repository}:{tag}")
 
-    def check_deletion(self, repository: Repository) -> None:
-        """Delete a tag from an artifact that does not exist: 404 when deleting can work,
-        401/403 for credentials that may not delete, before the cleanup touches anything."""
-        if repository.path in self._deletion_checked:
-            return
-        probe = f"portside-deletion-probe-{os.urandom(8).hex()}"
-        with contextlib.suppress(NotFound):
-            self._delete_from(
-                repository, _PROBE_DIGEST, probe, str(repository), "; nothing was deleted"
-            )
-        self._deletion_checked.add(repository.path)
+    def _delete_probe(self, repository: Repository, tag: str, after: str) -> None:
+        # From an artifact that does not exist: Harbor checks the permission first.
+        self._delete_from(repository, _PROBE_DIGEST, tag, str(repository), after)
 
     def _delete_from(
         self, repository: Repository, digest: str, tag: str, what: str, after: str = ""
     ) -> None:
         reference = quote(digest, safe=":")  # sha256:…, as Harbor's own links write it
         url = f"{self._artifacts_url(repository)}/{reference}/tags/{quote(tag, safe='')}"
-        try:
-            self._call("DELETE", url, what, authenticated=True)
-        except Forbidden as error:
-            raise Forbidden(
-                f"{what}: Harbor refused to delete with the credentials from "
-                f"{self._login_source()} (HTTP {error.status}){after}",
-                status=error.status,
-                method=error.method,
-                url=error.url,
-                hint=ROLE_HINT,
-            ) from None
+        self._delete_call(url, what, 200, after, hint=ROLE_HINT)
 
     def _tags_of(self, repository: Repository, artifact: object) -> list[TagInfo]:
         if not isinstance(artifact, dict):
@@ -166,7 +144,7 @@ class HarborDriver(ThroughRegistryV2):
                 pushed = parse_created(item.get("push_time")) or parse_created(
                     artifact.get("push_time")
                 )
-                found.append(TagInfo(item["name"], digest, pushed))
+                found.append(listed_tag(item["name"], digest, pushed))
         return found
 
     def _artifacts_url(self, repository: Repository) -> str:
@@ -179,37 +157,6 @@ class HarborDriver(ThroughRegistryV2):
         # Twice: Harbor decodes the path once before routing, so `a/b` travels as a%252Fb.
         encoded = quote(quote(name, safe=""), safe="")
         return f"{self.api}/projects/{quote(project, safe='')}/repositories/{encoded}/artifacts"
-
-    def _call(self, method: str, url: str, what: str, *, authenticated: bool) -> Response:
-        headers = {"Accept": "application/json"}
-        if self._login is not None:
-            username, password, _ = self._login
-            basic = base64.b64encode(f"{username}:{password}".encode()).decode()
-            headers["Authorization"] = f"Basic {basic}"
-        elif authenticated:
-            raise CredentialError(
-                "deleting tags through the Harbor API needs credentials, and none were found",
-                hint=NO_CREDENTIALS_HINT,
-            )
-        # The transport adds no credentials of its own (authenticate=False): the Basic
-        # header above is the only one, and it goes to the Harbor API host only.
-        response = self.transport.request(method, url, headers=headers, authenticate=False)
-        if response.status_code == 200:
-            return response
-        if response.status_code == 401 and self._login is not None:
-            response.close()
-            raise Unauthorized(
-                f"{what}: Harbor refused the credentials from {self._login[2]} (HTTP 401)",
-                status=401,
-                method=method,
-                url=response.url,
-                hint="check the username and password; a robot account's name includes "
-                "its robot$ prefix",
-            )
-        raise _harbor_error(response, what)
-
-    def _login_source(self) -> str:
-        return self._login[2] if self._login is not None else "nowhere (anonymous)"
 
 
 def _more_pages(response: Response, seen: int, got: int) -> bool:
@@ -233,18 +180,3 @@ def _json_list(response: Response) -> list:
         url=response.url,
         hint=f"check ${API_ENV}, which must name the Harbor API (…/api/v2.0), if set",
     )
-
-
-def _harbor_error(response: Response, what: str) -> RegistryError:
-    """The error for a Harbor API answer. Its body is {"errors": [{"code", "message"}]},
-    the Registry v2 shape, so `error_for_status` keeps Harbor's own words."""
-    error = error_for_status(
-        response.status_code, response.method, response.url, response.content[:2000], what=what
-    )
-    if isinstance(error, NotFound):
-        error.hint = "check the project, repository and tag in Harbor"
-    elif isinstance(error, Unauthorized):
-        error.hint = NO_CREDENTIALS_HINT
-    elif isinstance(error, Forbidden):
-        error.hint = ROLE_HINT
-    return error

@@ -10,11 +10,13 @@ Quay (quay.io and self-hosted Quay) lists and deletes tags through its own API a
 * `DELETE /api/v1/repository/{namespace}/{repo}/tag/{tag}` (204): only that tag goes; the
   image stays for any other tag on it.
 
-API calls carry `Authorization: Bearer <token>`, an OAuth access token or a robot token.
-The token is, in this order: `--repo-quay-token` (RegistryOptions.native_credentials
-`quay_token`); `PORTSIDE_REPO_QUAY_TOKEN`; or the password stored for the Quay host in the
-Docker config when its username is `$oauthtoken`, Quay's convention for `docker login`
-with a token. `PORTSIDE_QUAY_API` replaces the API base URL (the tests' fake).
+API calls carry `Authorization: Bearer <token>` (the `StaticToken` auth strategy), an OAuth
+access token or a robot token. The token is, in this order: `--repo-quay-token`
+(RegistryOptions.native_credentials `quay_token`); `PORTSIDE_REPO_QUAY_TOKEN`; or the
+password stored for the Quay host in the Docker config when its username is `$oauthtoken`,
+Quay's convention for `docker login` with a token. The API is on the registry's host, with
+its scheme and TLS settings (`--insecure-registry` included); `PORTSIDE_QUAY_API` replaces
+the API base URL (the tests' fake).
 
 Resolving tags and reading manifests and blobs stay on the Registry v2 API, through the
 `default` driver this one wraps.
@@ -22,30 +24,27 @@ Resolving tags and reading manifests and blobs stay on the Registry v2 API, thro
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import ClassVar
-from urllib.parse import quote, urlencode, urlsplit
+from urllib.parse import quote, urlencode
 
+from drivers.auth import Anonymous, Auth, StaticToken
 from drivers.contract import TagInfo
-from drivers.default import DefaultDriver
 from drivers.distribution import DistributionClient
 from drivers.errors import (
-    CredentialError,
-    Forbidden,
     InvalidInput,
-    NotFound,
     ProtocolError,
-    RateLimited,
-    RegistryError,
-    Unauthorized,
 )
-from drivers.httpclient import Response
-from drivers.native import ThroughRegistryV2, api_error, json_object, option_settings
+from drivers.native import (
+    ApiHints,
+    ThroughRegistryV2,
+    json_object,
+    listed_tag,
+)
 from drivers.reference import Repository
-from drivers.transport import Transport
 
+API_PATH = "/api/v1"
 API_ENV = "PORTSIDE_QUAY_API"
 TOKEN_ENV = "PORTSIDE_REPO_QUAY_TOKEN"
 TOKEN_USERNAME = "$oauthtoken"  # `docker login -u '$oauthtoken' -p TOKEN quay.io`
@@ -61,25 +60,32 @@ PERMISSION_HINT = (
     "the robot account or OAuth application in Quay, or use another token"
 )
 
+HINTS = ApiHints(
+    not_found="check the namespace and repository; a private one needs a token",
+    unauthorized=NO_TOKEN_HINT,
+    forbidden=PERMISSION_HINT,
+    rate_limited="Quay limits API calls: wait, then run again",
+    said=("error_message", "detail", "message"),  # Quay's ApiError
+)
+
 
 class QuayDriver(ThroughRegistryV2):
     name: ClassVar[str] = "quay"
 
-    def __init__(
-        self,
-        client: DistributionClient,
-        options: object = None,
-        *,
-        environ: Mapping[str, str] | None = None,
-    ) -> None:
-        env = os.environ if environ is None else environ
-        settings = option_settings(options, env, {"quay_token": TOKEN_ENV})
-        self.registry = DefaultDriver(client, name=self.name)
-        host = client.transport.registry
-        self.api = (env.get(API_ENV) or f"https://{host}/api/v1").rstrip("/")
-        self.transport = Transport(urlsplit(self.api).netloc or self.api)
-        self._token, self._source = _find_token(settings[TOKEN_ENV], client)
-        self._deletion_checked: set[str] = set()
+    twins: ClassVar[Mapping[str, str]] = {"quay_token": TOKEN_ENV}
+    api_path, api_env, hints = API_PATH, API_ENV, HINTS
+
+    def _auth(self, settings: Mapping[str, str], client: DistributionClient, api: str) -> Auth:
+        """The option or its env twin, else the Docker config's `$oauthtoken` entry for the
+        host; else anonymous, which lists public repositories only."""
+        token, source = settings[TOKEN_ENV], f"--repo-quay-token (${TOKEN_ENV})"
+        if not token:
+            credential = client.transport.credential
+            if credential.username != TOKEN_USERNAME or not credential.password:
+                return Anonymous(service="the Quay API", hint=NO_TOKEN_HINT)
+            token, source = credential.password, credential.source
+        hint = f"the token is invalid or expired: {NO_TOKEN_HINT}"
+        return StaticToken(token, service="Quay", source=source, hint=hint)
 
     # -- the Quay API --------------------------------------------------------------------
 
@@ -89,7 +95,8 @@ class QuayDriver(ThroughRegistryV2):
         for page in range(1, _MAX_PAGES + 1):
             query = urlencode({"limit": PAGE_SIZE, "page": page, "onlyActiveTags": "true"})
             # Public repositories list without a token; private ones need it.
-            doc = _json(self._call("GET", f"{self._tags_url(repository)}/?{query}", what, 200))
+            response = self._call("GET", f"{self._tags_url(repository)}/?{query}", what, 200)
+            doc = json_object(response, "Quay API", API_ENV)
             for item in doc.get("tags") or []:
                 if isinstance(item, dict) and isinstance(item.get("name"), str):
                     tags.append(_tag_info(item))
@@ -101,26 +108,8 @@ class QuayDriver(ThroughRegistryV2):
         self._delete(repository, tag, f"deleting {repository}:{tag}")
 
     def _delete(self, repository: Repository, tag: str, what: str, after: str = "") -> None:
-        if self._token is None:
-            raise CredentialError(
-                f"{what}: deleting tags through the Quay API needs a token, and none was found",
-                hint=NO_TOKEN_HINT,
-            )
         url = f"{self._tags_url(repository)}/{quote(tag, safe='')}"
-        try:
-            self._call("DELETE", url, what, 204)
-        except Unauthorized as error:  # the token itself was refused (see `_call`)
-            error.message += after
-            raise
-        except Forbidden as error:
-            raise Forbidden(
-                f"{what}: Quay refused to delete with the token from {self._source} "
-                f"(HTTP 403){after}",
-                status=error.status,
-                method=error.method,
-                url=error.url,
-                hint=PERMISSION_HINT,
-            ) from None
+        self._delete_call(url, what, 204, after, hint=PERMISSION_HINT)
 
     def _tags_url(self, repository: Repository) -> str:
         if "/" not in repository.path:
@@ -130,64 +119,10 @@ class QuayDriver(ThroughRegistryV2):
             )
         return f"{self.api}/repository/{quote(repository.path, safe='/')}/tag"
 
-    def _call(self, method: str, url: str, what: str, expect: int) -> Response:
-        headers = {"Accept": "application/json"}
-        if self._token is not None:
-            headers["Authorization"] = f"Bearer {self._token}"
-        # The transport adds no credentials of its own (authenticate=False): the Quay token
-        # is the only one, and it goes to the API host only.
-        response = self.transport.request(method, url, headers=headers, authenticate=False)
-        if response.status_code == 401 and self._token is not None:
-            response.close()
-            raise Unauthorized(
-                f"{what}: Quay refused the token from {self._source} (HTTP 401)",
-                status=401,
-                method=method,
-                url=url,
-                hint=f"the token is invalid or expired: {NO_TOKEN_HINT}",
-            )
-        if response.status_code != expect:
-            raise _quay_error(response, what)
-        return response
-
-
-def _find_token(token: str, client: DistributionClient) -> tuple[str | None, str]:
-    """(token, where it came from): the option or its env twin, else the Docker config's
-    `$oauthtoken` entry for the host."""
-    if token:
-        return token, f"--repo-quay-token (${TOKEN_ENV})"
-    credential = client.transport.credential
-    if credential.username == TOKEN_USERNAME and credential.password:
-        return credential.password, credential.source
-    return None, "nowhere"
-
 
 def _tag_info(item: Mapping[str, object]) -> TagInfo:
-    digest = item.get("manifest_digest")
-    started = item.get("start_ts")
+    started = item.get("start_ts")  # epoch seconds
     pushed = None
     if isinstance(started, int | float) and not isinstance(started, bool):
         pushed = datetime.fromtimestamp(started, tz=timezone.utc)
-    if not (isinstance(digest, str) and digest):
-        digest = None  # the engine then resolves the tag through the registry
-    return TagInfo(str(item["name"]), digest, pushed)
-
-
-def _json(response: Response) -> dict:
-    hint = f"check ${API_ENV}, which must name the Quay API (https://HOST/api/v1)"
-    return json_object(response, api="Quay API", hint=hint)
-
-
-def _quay_error(response: Response, what: str) -> RegistryError:
-    """The error for a Quay API answer, with Quay's ApiError words."""
-    return api_error(
-        response,
-        what,
-        said=("error_message", "detail", "message"),
-        hints={
-            NotFound: "check the namespace and repository; a private one needs a token",
-            Unauthorized: NO_TOKEN_HINT,
-            Forbidden: PERMISSION_HINT,
-            RateLimited: "Quay limits API calls: wait, then run again",
-        },
-    )
+    return listed_tag(str(item["name"]), item.get("manifest_digest"), pushed)

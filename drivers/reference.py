@@ -12,8 +12,9 @@ The first component of a name is a registry host only when it contains "." or ":
 one-component Hub path gets "library/" in front of it ("alpine" is docker.io/library/alpine).
 
 Hosts are lower-cased and every Docker Hub alias becomes "docker.io", so two references to the
-same image compare equal. Which host to dial and which key holds Hub credentials in a Docker
-config are Hub quirks kept here, in `Repository.api_host` and `Repository.credential_key`.
+same image compare equal. Which host serves Hub's /v2/ is the `dockerhub` implementation's
+(drivers/registries.py), and which key holds Hub credentials the Docker config's
+(drivers/dockerconfig.py).
 """
 
 from __future__ import annotations
@@ -28,8 +29,6 @@ if TYPE_CHECKING:
     import ipaddress
 
 DOCKER_HUB = "docker.io"
-DOCKER_HUB_API = "registry-1.docker.io"
-DOCKER_HUB_CREDENTIAL_KEY = "https://index.docker.io/v1/"
 # Every host name that means Docker Hub; all normalise to DOCKER_HUB.
 DOCKER_HUB_ALIASES = frozenset(
     {"docker.io", "index.docker.io", "registry-1.docker.io", "registry.hub.docker.com"}
@@ -314,16 +313,6 @@ class Repository:
             raise _invalid("repository", f"{self.registry}/{self.path}", problem) from None
         object.__setattr__(self, "registry", registry)
         object.__setattr__(self, "path", path)
-
-    @property
-    def api_host(self) -> str:
-        """The host that serves the /v2/ API; Docker Hub's is not docker.io itself."""
-        return DOCKER_HUB_API if self.registry == DOCKER_HUB else self.registry
-
-    @property
-    def credential_key(self) -> str:
-        """The key of this registry's credentials in a Docker config (`auths`, helpers)."""
-        return DOCKER_HUB_CREDENTIAL_KEY if self.registry == DOCKER_HUB else self.registry
 
     @property
     def familiar(self) -> str:

@@ -11,12 +11,13 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from drivers.challenge import parse_challenge
 from drivers.contract import Driver
 from drivers.credentials import Chain, CredentialSource, default_keychain
 from drivers.distribution import DistributionClient, Ping
 from drivers.errors import InvalidInput
-from drivers.reference import DOCKER_HUB_ALIASES, normalize_registry, split_host_port
-from drivers.transport import Transport, parse_challenge
+from drivers.reference import DOCKER_HUB, DOCKER_HUB_ALIASES, normalize_registry, split_host_port
+from drivers.transport import Transport
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,13 @@ class Implementation:
     # "module:Class" of a CredentialSource asked after the Docker config found nothing for
     # the host (ECR: a token from the AWS API), before going anonymous.
     login: str | None = None
+    # Registry names whose /v2/ API is served by another host (Docker Hub's docker.io is
+    # served by registry-1.docker.io). Applied to the host whatever driver is chosen.
+    v2_hosts: Mapping[str, str] = field(default_factory=dict)
+    # The SDK the native driver imports and the install extra it comes in: ("boto3", "aws").
+    # Declared only where a driver imports one; acr, github and gitlab get theirs (azure,
+    # github, gitlab in pyproject.toml) when their native drivers land.
+    sdk: tuple[str, str] | None = None
 
     @property
     def native(self) -> bool:
@@ -61,6 +69,7 @@ IMPLEMENTATIONS: dict[str, Implementation] = {
             _rx(r"^\d{12}\.dkr\.ecr(-fips)?\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$"),
             login="drivers.ecr:EcrLogin",
             driver="drivers.ecr:EcrDriver",
+            sdk=("boto3", "aws"),
         ),
         Implementation(
             "acr",
@@ -76,6 +85,7 @@ IMPLEMENTATIONS: dict[str, Implementation] = {
             "Hub API DELETE /v2/repositories/{ns}/{repo}/tags/{tag}/",
             _rx("^(" + "|".join(re.escape(h) for h in sorted(DOCKER_HUB_ALIASES)) + ")$"),
             driver="drivers.dockerhub:DockerHubDriver",
+            v2_hosts={DOCKER_HUB: "registry-1.docker.io"},
         ),
         Implementation(
             "gcr",
@@ -209,9 +219,21 @@ class RegistryOptions:
         return any(normalize_registry(h) == host for h in self.insecure_registries)
 
 
+def v2_host(registry: str) -> str:
+    """The host that serves a registry's /v2/ API: the registry's own name, unless an
+    implementation says otherwise (`Implementation.v2_hosts`)."""
+    name = normalize_registry(registry)
+    for impl in IMPLEMENTATIONS.values():
+        if name in impl.v2_hosts:
+            return impl.v2_hosts[name]
+    return name
+
+
 def client_for(registry: str, options: RegistryOptions) -> DistributionClient:
     credentials = options.credentials or _keychain(registry, options)
-    transport = Transport(registry, credentials, insecure=options.is_insecure(registry))
+    transport = Transport(
+        registry, credentials, host=v2_host(registry), insecure=options.is_insecure(registry)
+    )
     # Resolve now, before any request: a broken Docker config or credential helper is bad
     # input and must stop the command before it touches the registry.
     _ = transport.credential
@@ -245,8 +267,26 @@ def driver_for(registry: str, options: RegistryOptions) -> Driver:
 
     client = client_for(registry, options)
     detection = detect(registry, override=options.implementation, known_hosts=options.known_hosts)
-    path = IMPLEMENTATIONS[detection.name].driver
-    if path is None:
+    impl = IMPLEMENTATIONS[detection.name]
+    if impl.driver is None:
         return DefaultDriver(client, name=detection.name)
-    module, _, cls = path.partition(":")
+    require_sdk(impl)
+    module, _, cls = impl.driver.partition(":")
     return getattr(importlib.import_module(module), cls)(client, options)
+
+
+def require_sdk(impl: Implementation) -> None:
+    """Stop with the install line when the native driver's SDK is not installed (the core
+    install has none: DESIGN "Install extras")."""
+    if impl.sdk is None:
+        return
+    import importlib
+
+    module, extra = impl.sdk
+    try:
+        importlib.import_module(module)
+    except ImportError:
+        raise InvalidInput(
+            f"the {impl.title} driver needs {module}, which is not installed",
+            hint=f"pip install 'portside[{extra}]'",
+        ) from None

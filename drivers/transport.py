@@ -1,42 +1,37 @@
-"""HTTP to one registry: scheme choice, auth challenges, token cache, retries, redirects.
+"""HTTP to one host: scheme choice, auth strategy, retries, redirects.
 
-This is the one place that sets `Authorization`. Drivers and the distribution client ask
-for a request with the scopes it needs; the transport answers the registry's challenge:
-
-* Basic: the resolved username and password.
-* Bearer: a token from the challenge's realm, for the smallest scope asked for, cached per
-  scope until shortly before it expires. The token answer may carry `token` or
-  `access_token`. An `identitytoken` is exchanged with the OAuth2 `refresh_token` grant;
-  a `registrytoken` is sent as the bearer token itself.
-
-Other rules (DESIGN.md "Transport rules"):
+A `Transport` sends requests to one registry (or to a registry's own API) and takes an
+auth strategy (drivers/auth.py) that sets `Authorization`; by default the registry's
+challenge flow (drivers/challenge.py) with the given credentials. Rules (DESIGN.md
+"Transport rules"):
 
 * TLS is verified. Loopback registries, and hosts named with `--insecure-registry`, may
   fall back to plain HTTP, as the Docker daemon allows; insecure hosts skip verification.
-* Retries on connection errors, 408, 429 and 5xx with exponential backoff and jitter,
-  honouring `Retry-After` (seconds or an HTTP date) up to a cap. A request whose body is a
-  stream is never retried; bytes bodies are replayed.
-* Redirects are followed by hand so that `Authorization` never reaches another host (blob
-  downloads are often redirected to object storage).
+* Every request an auth flow makes (token and login calls included) is retried on
+  connection errors and the temporary statuses (drivers/errors.py) with exponential
+  backoff and jitter, honouring `Retry-After` (seconds or an HTTP date) up to a cap. A
+  request whose body is a stream is never retried; bytes bodies are replayed.
+* Credentials go to the transport's own host only: a request to another host gets no
+  auth flow, and redirects are followed by hand so that `Authorization` never leaves the
+  host it was set for (blob downloads are often redirected to object storage).
 """
 
 from __future__ import annotations
 
-import email.utils
+import copy
 import http.client
 import logging
-import random
-import re
 import ssl
-import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlencode, urljoin, urlsplit
 
-from drivers.credentials import ANONYMOUS, Credential, CredentialSource
+from drivers.auth import Anonymous, Auth, Request
+from drivers.challenge import RegistryChallengeAuth
+from drivers.credentials import Credential, CredentialSource
 from drivers.errors import (
+    TEMPORARY_STATUSES,
     NotARegistry,
     ProtocolError,
     TLSError,
@@ -45,20 +40,15 @@ from drivers.errors import (
     error_for_status,
     redact_url,
 )
-from drivers.httpclient import HTTPClient, ProxyError, Response, basic_authorization
-from drivers.reference import DOCKER_HUB, DOCKER_HUB_API, is_loopback, normalize_registry
+from drivers.httpclient import HTTPClient, ProxyError, Response
+from drivers.reference import is_loopback, normalize_registry
+from drivers.retry import RetryPolicy
 
 log = logging.getLogger("portside.transport")
 
-CATALOG_SCOPE = "registry:catalog:*"
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
-_RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 _MAX_REDIRECTS = 10
-
-
-def repository_scope(path: str, *actions: str) -> str:
-    """`repository:<path>:<actions>`, the token scope for one repository."""
-    return f"repository:{path}:{','.join(actions or ('pull',))}"
+_NO_AUTH = Anonymous()
 
 
 def user_agent() -> str:
@@ -67,112 +57,51 @@ def user_agent() -> str:
     return f"portside/{__version__}"
 
 
-@dataclass(frozen=True)
-class RetryPolicy:
-    attempts: int = 5  # total tries, the first included
-    backoff: float = 0.5  # seconds; doubled each retry, with jitter
-    max_delay: float = 30.0  # cap for backoff and for Retry-After
-
-    def delay(self, attempt: int, retry_after: str | None) -> float:
-        hinted = parse_retry_after(retry_after)
-        if hinted is not None:
-            return min(hinted, self.max_delay)
-        base = self.backoff * (2**attempt)
-        return min(base * (0.5 + random.random()), self.max_delay)
-
-
-def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
-    """`Retry-After` as seconds from now: either delta-seconds or an HTTP date."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when is None:
-        return None
-    return max(0.0, when.timestamp() - (time.time() if now is None else now))
-
-
-@dataclass(frozen=True)
-class Challenge:
-    """A parsed `WWW-Authenticate` header."""
-
-    scheme: str  # "basic" or "bearer", lower case
-    params: Mapping[str, str] = field(default_factory=dict)
-
-    @property
-    def realm(self) -> str:
-        return self.params.get("realm", "")
-
-
-_PARAM = re.compile(r'([A-Za-z][\w-]*)\s*=\s*("(?:[^"\\]|\\.)*"|[^,\s]*)')
-
-
-def parse_challenge(header: str) -> Challenge | None:
-    """Parse `Bearer realm="…",service="…",scope="…"` or `Basic realm="…"`."""
-    header = header.strip()
-    if not header:
-        return None
-    scheme, _, rest = header.partition(" ")
-    params = {}
-    for key, raw in _PARAM.findall(rest):
-        if raw.startswith('"'):
-            raw = re.sub(r"\\(.)", r"\1", raw[1:-1])
-        params[key.lower()] = raw
-    return Challenge(scheme.lower(), params)
-
-
-@dataclass
-class _Token:
-    header: str
-    expires_at: float
-
-
 class Transport:
-    """An authenticated, retrying HTTP client for one registry."""
+    """An authenticating, retrying HTTP client for one host.
+
+    `registry` names the registry (credentials, messages); `host` is the host[:port] that
+    serves it, when that differs (Docker Hub's /v2/ is on registry-1.docker.io). `auth` is
+    the strategy; without one, the registry's challenge flow with `credentials`.
+    """
 
     def __init__(
         self,
         registry: str,
         credentials: CredentialSource | Credential | None = None,
         *,
+        auth: Auth | None = None,
+        host: str | None = None,
         insecure: bool = False,
         retry: RetryPolicy | None = None,
         timeout: float = 60.0,
     ) -> None:
         self.registry = normalize_registry(registry)
-        self.api_host = DOCKER_HUB_API if self.registry == DOCKER_HUB else self.registry
-        self._credentials = credentials
-        self._credential: Credential | None = None
+        self.host = host or self.registry
+        self.auth = auth or RegistryChallengeAuth(self.registry, credentials)
         self.insecure = insecure
-        self.plain_http_allowed = insecure or is_loopback(self.registry)
+        self.plain_http_allowed = insecure or is_loopback(self.host)
         self.retry = retry or RetryPolicy()
         self.timeout = timeout
         self.http = HTTPClient(verify=not insecure, timeout=timeout)
         self.user_agent = user_agent()
         self._base_url: str | None = None
-        self._challenge: Challenge | None = None
-        self._tokens: dict[tuple[str, ...], _Token] = {}
-        self._lock = threading.Lock()
 
-    # -- credentials ---------------------------------------------------------------------
+    def with_auth(self, auth: Auth) -> Transport:
+        """This transport with another auth strategy, sharing its host, scheme, TLS
+        settings, retries and connections: for a registry's own API on the registry host."""
+        other = copy.copy(self)
+        other.auth = auth
+        return other
 
     @property
     def credential(self) -> Credential:
-        """The credential for this registry, resolved once (helpers can be slow)."""
-        if self._credential is None:
-            source = self._credentials
-            if source is None:
-                self._credential = ANONYMOUS
-            elif isinstance(source, Credential):
-                self._credential = source
-            else:
-                self._credential = source.resolve(self.registry)
-        return self._credential
+        """The registry credential the auth strategy uses (ANONYMOUS when it uses none)."""
+        return self.auth.credential
+
+    def refused(self, status: int = 401) -> Unauthorized:
+        """The error for credentials the host (or its token service) refused."""
+        return self.auth.refused(status)
 
     # -- base URL ------------------------------------------------------------------------
 
@@ -184,14 +113,14 @@ class Transport:
         return self._base_url
 
     def _probe_scheme(self) -> str:
-        https = f"https://{self.api_host}"
+        https = f"https://{self.host}"
         # A bare handshake, without loading the CA store: the answer only picks the scheme.
         # Certificates are verified by the real requests, so a loopback registry that speaks
         # TLS keeps its certificate checked. Refused or timed out means no HTTPS here.
-        if not self.plain_http_allowed or self.http.speaks_tls(self.api_host):
+        if not self.plain_http_allowed or self.http.speaks_tls(self.host):
             return https
-        log.debug("%s: no TLS, using plain HTTP", self.api_host)
-        return f"http://{self.api_host}"
+        log.debug("%s: no TLS, using plain HTTP", self.host)
+        return f"http://{self.host}"
 
     def url(self, path: str) -> str:
         return path if "://" in path else f"{self.base_url}{path}"
@@ -209,36 +138,51 @@ class Transport:
         data: bytes | Iterable[bytes] | Any | None = None,
         authenticate: bool = True,
     ) -> Response:
-        """Send a request, answering auth challenges and retrying transient failures.
+        """Send a request through the auth strategy, retrying transient failures.
 
         Returns the final response whatever its status, its body unread; callers check it
         with `check_status`. `scopes` are the token scopes the operation needs;
-        `authenticate=False` sends no credentials and answers no challenge.
+        `authenticate=False` sends no credentials (the unauthenticated `/v2/` ping).
         """
-        replayable = data is None or isinstance(data, bytes | bytearray)
         url = self.url(path)
         if params:
             url += ("&" if "?" in url else "?") + urlencode(params)
+        request = Request(method, url, dict(headers or {}), data, tuple(scopes))
+        own_host = urlsplit(url).netloc.lower() == self.host.lower()
+        return self.send(request, self.auth if authenticate and own_host else _NO_AUTH)
 
-        def send() -> Response:
-            if authenticate:
-                return self._send_authorized(method, url, scopes, headers, data)
-            return self._send(method, url, headers, data, None)
+    def send(self, request: Request, auth: Auth) -> Response:
+        """Run `auth`'s flow for `request`: send each request it yields (retried, redirects
+        followed) and hand it the response; the last response is the answer."""
+        flow = auth.auth_flow(request)
+        try:
+            outgoing = next(flow)
+            while True:
+                response = self._retrying(outgoing)
+                try:
+                    outgoing = flow.send(response)
+                except StopIteration:
+                    return response
+                except BaseException:
+                    response.close()  # hand the connection back rather than abandon it
+                    raise
+                response.close()
+        finally:
+            flow.close()  # a flow holding a lock (a token fetch) lets go of it
 
-        return self._retrying(send, self.retry.attempts if replayable else 1)
-
-    def _retrying(self, send: Callable[[], Response], attempts: int) -> Response:
-        """Call `send` until it answers with a status not worth retrying, or tries run out."""
+    def _retrying(self, request: Request) -> Response:
+        """Send until the answer is not worth retrying, or tries run out."""
+        attempts = self.retry.attempts if request.replayable else 1
         for attempt in range(attempts):
             last_try = attempt + 1 >= attempts
             try:
-                response = send()
+                response = self._send(request)
             except Unreachable:
                 if last_try:
                     raise
                 time.sleep(self.retry.delay(attempt, None))
                 continue
-            if response.status_code not in _RETRY_STATUSES or last_try:
+            if response.status_code not in TEMPORARY_STATUSES or last_try:
                 return response
             log.debug(
                 "%s: HTTP %s, retry %d", redact_url(response.url), response.status_code, attempt
@@ -247,14 +191,27 @@ class Transport:
             time.sleep(self.retry.delay(attempt, response.headers.get("Retry-After")))
         raise AssertionError("unreachable")  # pragma: no cover
 
+    def _send(self, request: Request) -> Response:
+        """One request, following redirects by hand; `Authorization` stays on the host the
+        request was for."""
+        method, url, data = request.method, request.url, request.data
+        origin = urlsplit(url).netloc
+        for _ in range(_MAX_REDIRECTS + 1):
+            headers = {"User-Agent": self.user_agent, **request.headers}
+            if urlsplit(url).netloc != origin:
+                headers = {k: v for k, v in headers.items() if k.lower() != "authorization"}
+            response = self._raw(method, url, request.service or self.host, headers, data)
+            location = response.headers.get("Location")
+            if response.status_code not in _REDIRECTS or not location:
+                return response
+            url = urljoin(url, location)
+            response.close()
+            if response.status_code == 303:
+                method, data = "GET", None
+        raise ProtocolError(f"{self.host}: too many redirects", method=method, url=url)
+
     def _raw(
-        self,
-        method: str,
-        url: str,
-        *,
-        service: str,
-        headers: Mapping[str, str],
-        data: bytes | Iterable[bytes] | Any | None = None,
+        self, method: str, url: str, service: str, headers: Mapping[str, str], data: Any
     ) -> Response:
         """One HTTP exchange; network failures become TLSError or Unreachable."""
         try:
@@ -276,176 +233,6 @@ class Transport:
                 url=url,
                 hint="check the registry host name, port and network access",
             ) from None
-
-    def _send_authorized(self, method, url, scopes, headers, data):
-        key = tuple(sorted(scopes))
-        auth = self._cached_authorization(key)
-        response = self._send(method, url, headers, data, auth)
-        if response.status_code != 401:
-            return response
-        challenge = parse_challenge(response.headers.get("WWW-Authenticate", ""))
-        if challenge is None or challenge.scheme not in ("basic", "bearer"):
-            return response
-        if auth is not None and self._challenge == challenge:
-            return response  # our credentials were just refused for this scope
-        response.close()
-        self._challenge = challenge
-        wanted = key
-        if challenge.scheme == "bearer" and challenge.params.get("scope"):
-            wanted = tuple(sorted({*key, *challenge.params["scope"].split(" ")}))
-        auth = self._authorization(challenge, wanted)
-        if wanted != key:
-            self._tokens[key] = self._tokens[wanted]
-        return self._send(method, url, headers, data, auth)
-
-    def _send(self, method, url, headers, data, authorization):
-        """One request, following redirects by hand. Authorization stays on the registry, and
-        an `Authorization` the caller set stays on the host it was meant for."""
-        registry_netloc = urlsplit(self.base_url).netloc
-        origin = urlsplit(url).netloc
-        for _ in range(_MAX_REDIRECTS + 1):
-            netloc = urlsplit(url).netloc
-            sent_headers = {"User-Agent": self.user_agent, **(headers or {})}
-            if netloc != origin:
-                sent_headers = {
-                    k: v for k, v in sent_headers.items() if k.lower() != "authorization"
-                }
-            if authorization and netloc == registry_netloc:
-                sent_headers["Authorization"] = authorization
-            response = self._raw(
-                method, url, service=self.api_host, headers=sent_headers, data=data
-            )
-            location = response.headers.get("Location")
-            if response.status_code not in _REDIRECTS or not location:
-                return response
-            url = urljoin(url, location)
-            response.close()
-            if response.status_code == 303:
-                method, data = "GET", None
-        raise ProtocolError(f"{self.api_host}: too many redirects", method=method, url=url)
-
-    # -- authorization -------------------------------------------------------------------
-
-    def _cached_authorization(self, key: tuple[str, ...]) -> str | None:
-        challenge = self._challenge
-        if challenge is None:
-            return None
-        if challenge.scheme == "basic":
-            return self._basic_header()
-        token = self._tokens.get(key)
-        if token is not None and token.expires_at > time.monotonic():
-            return token.header
-        return self._authorization(challenge, key)
-
-    def _authorization(self, challenge: Challenge, key: tuple[str, ...]) -> str | None:
-        if challenge.scheme == "basic":
-            return self._basic_header()
-        with self._lock:
-            token = self._tokens.get(key)
-            if token is None or token.expires_at <= time.monotonic():
-                token = self._fetch_token(challenge, key)
-                self._tokens[key] = token
-            return token.header
-
-    def _basic_header(self) -> str | None:
-        cred = self.credential
-        if not cred.username and not cred.password:
-            return None
-        return basic_authorization(cred.username, cred.password)
-
-    def _fetch_token(self, challenge: Challenge, scopes: tuple[str, ...]) -> _Token:
-        cred = self.credential
-        if cred.registry_token:
-            return _Token(f"Bearer {cred.registry_token}", float("inf"))
-        realm = challenge.realm
-        if not realm.startswith(("https://", "http://")):
-            raise ProtocolError(
-                f"{self.api_host} sent a Bearer challenge without a usable realm",
-                url=self.base_url + "/v2/",
-            )
-        service = challenge.params.get("service", "")
-        if cred.identity_token:
-            form = {
-                "grant_type": "refresh_token",
-                "refresh_token": cred.identity_token,
-                "service": service,
-                "client_id": "portside",
-            }
-            if scopes:
-                form["scope"] = " ".join(scopes)
-            answer = self._token_request(
-                "POST",
-                realm,
-                headers={"Content-Type": "application/x-www-form-urlencoded"},
-                data=urlencode(form).encode(),
-            )
-        else:
-            query: list[tuple[str, str]] = [("service", service)] if service else []
-            query += [("scope", s) for s in scopes]
-            basic = self._basic_header()
-            answer = self._token_request(
-                "GET", realm, params=query, headers={"Authorization": basic} if basic else {}
-            )
-        return self._parse_token_answer(answer, realm)
-
-    def _token_request(
-        self,
-        method: str,
-        realm: str,
-        *,
-        headers: Mapping[str, str],
-        params: Sequence[tuple[str, str]] = (),
-        data: bytes | None = None,
-    ) -> Response:
-        sent = {"User-Agent": self.user_agent, **headers}
-        service = f"the token service of {self.registry}"
-        url = realm + (("&" if "?" in realm else "?") + urlencode(params) if params else "")
-        return self._retrying(
-            lambda: self._raw(method, url, service=service, headers=sent, data=data),
-            self.retry.attempts,
-        )
-
-    def _parse_token_answer(self, response: Response, realm: str) -> _Token:
-        if response.status_code in (401, 403):
-            response.close()  # hand the connection back rather than abandon it
-            raise self.refused(response.status_code)
-        if response.status_code != 200:
-            raise error_for_status(
-                response.status_code, "GET", realm, response.content, what="token request"
-            )
-        try:
-            doc = response.json()
-        except ValueError:
-            raise ProtocolError(
-                f"the token service of {self.api_host} answered with something other than JSON",
-                url=realm,
-            ) from None
-        token = doc.get("token") or doc.get("access_token") if isinstance(doc, dict) else None
-        if not isinstance(token, str) or not token:
-            raise ProtocolError(
-                f"the token service of {self.api_host} answered without a token", url=realm
-            )
-        try:
-            lifetime = max(int(doc.get("expires_in") or 60), 60)
-        except (TypeError, ValueError):
-            lifetime = 60
-        # Renew 10% early, so a token never expires between our check and the registry's.
-        return _Token(f"Bearer {token}", time.monotonic() + lifetime * 0.9)
-
-    def refused(self, status: int = 401) -> Unauthorized:
-        """The error for credentials the registry (or its token service) refused."""
-        cred = self.credential
-        if cred.is_anonymous:
-            return Unauthorized(
-                f"{self.registry} requires authentication and no credentials were found",
-                status=status,
-                hint=f"run `portside login {self.registry}` or add them to the Docker config",
-            )
-        return Unauthorized(
-            f"{self.registry} refused the credentials from {cred.source}",
-            status=status,
-            hint=f"check the user and password, then `portside login {self.registry}` again",
-        )
 
 
 def check_status(

@@ -199,6 +199,28 @@ def no_proxy_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
+def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The transport's waits between retries, recorded instead of slept."""
+    recorded: list[float] = []
+    monkeypatch.setattr("drivers.transport.time.sleep", recorded.append)
+    return recorded
+
+
+@pytest.fixture
+def server() -> Iterator[ScriptedServer]:
+    """A scripted HTTP server on 127.0.0.1 (tests/scripted.py)."""
+    with ScriptedServer() as scripted:
+        yield scripted
+
+
+@pytest.fixture
+def other_server() -> Iterator[ScriptedServer]:
+    """A second one, for another host: a token service, object storage."""
+    with ScriptedServer() as scripted:
+        yield scripted
+
+
+@pytest.fixture
 def tls_server(tmp_path: Path) -> Iterator[ScriptedServer]:
     """A scripted HTTPS server on 127.0.0.1 with a self-signed certificate (`.cert`, the PEM
     path), answering `/v2/` with 200."""

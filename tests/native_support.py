@@ -70,6 +70,15 @@ class FakeApi(Protocol):
     def tags_of(self, path: str) -> dict[str, str]: ...
 
 
+def through_proxy(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
+    """Send every HTTP and HTTPS request through the proxy at `url`."""
+    for name in ("http_proxy", "https_proxy"):
+        monkeypatch.setenv(name, url)
+        monkeypatch.setenv(name.upper(), url)
+    for name in ("no_proxy", "NO_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+
+
 def push(registry: RunningRegistry, fake: FakeApi, path: str, image: Image, **ages) -> str:
     """Push `image` under each tag to the registry, and tell the fake when each was pushed."""
     for tag, age in ages.items():

@@ -6,6 +6,7 @@ It stands in for the odd behaviours a real registry cannot be made to show on de
 
 from __future__ import annotations
 
+import json
 import ssl
 import threading
 from collections import deque
@@ -22,6 +23,16 @@ class Answer:
     body: bytes = b"{}"
     headers: dict[str, str] = field(default_factory=lambda: {"Content-Type": "application/json"})
     hang_up: bool = False  # close the connection after answering, without saying so
+
+
+def json_answer(doc: object, status: int = 200, **headers: str) -> Answer:
+    return Answer(status, json.dumps(doc).encode(), {"Content-Type": "application/json", **headers})
+
+
+def oci_errors(status: int, code: str, message: str = "", **headers: str) -> Answer:
+    """A Registry v2 error answer: `{"errors": [{"code", "message", "detail"}]}`."""
+    doc = {"errors": [{"code": code, "message": message, "detail": None}]}
+    return json_answer(doc, status, **headers)
 
 
 @dataclass

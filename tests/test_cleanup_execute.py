@@ -111,6 +111,22 @@ def test_a_bulk_driver_untags_many_tags_per_call_and_reports_each():
     assert repo.tags == {"v1": shared}
 
 
+def test_the_engine_hands_every_tag_to_one_bulk_delete_and_knows_no_batch_size():
+    # How many ids one API call takes is the driver's business (ECR: 100; test_ecr.py).
+    repo = model()
+    shared = repo.add_image(None)
+    repo.tags.update({"v1": shared, **{f"ci-{i}": shared for i in range(250)}})
+    policy = build_policy(keep_tags=["v1"])
+    driver = BulkModelDriver(repo)
+    plan = plan_repository(driver, repo.repository, policy)
+
+    outcome = execute(plan, driver, policy, jobs=4)
+
+    (call,) = [arg for name, arg in repo.calls if name == "delete_tags"]
+    assert len(call.split(",")) == 250
+    assert len(outcome.deleted) == 250 and repo.tags == {"v1": shared}
+
+
 def test_a_tag_the_registry_left_behind_is_untagged():
     repo = model()
     gone, kept = repo.add_image(None), repo.add_image(None)

@@ -25,9 +25,8 @@ from drivers.credentials import (
     helper_store,
     store_login,
 )
-from drivers.dockerconfig import AuthEntry, DockerConfig, load
+from drivers.dockerconfig import DOCKER_HUB_CREDENTIAL_KEY, AuthEntry, DockerConfig, load
 from drivers.errors import ConfigError, CredentialError
-from drivers.reference import DOCKER_HUB_CREDENTIAL_KEY
 
 CANARY = "canary-S3cr3t-4242"
 HELPERS = Path(__file__).parent / "helpers"

@@ -7,9 +7,9 @@ import os
 import pytest
 
 from drivers.credentials import Credential
-from drivers.default import DefaultDriver
+from drivers.default import DefaultDriver, refuses_delete_by_tag
 from drivers.distribution import DistributionClient
-from drivers.errors import NotFound, Unsupported
+from drivers.errors import NotARegistry, NotFound, OCIError, RegistryError, Unsupported
 from drivers.manifest import sha256_digest
 from drivers.reference import Repository, parse_reference
 from drivers.transport import Transport
@@ -67,13 +67,30 @@ def test_missing_manifest_is_not_found(registry, unique_repo):
         _client(registry).get_manifest(unique_repo, "nope")
 
 
-def test_oci_delete_by_tag_is_unsupported_on_distribution_2_8(registry_plain, unique_repo):
+def test_distribution_2_8_refuses_oci_delete_by_tag_as_the_default_driver_reads_it(
+    registry_plain, unique_repo
+):
+    """The client reports the answer as it is (400 DIGEST_INVALID); that it means "DELETE by
+    tag is not accepted here" is the default driver's reading, in its fallback chain."""
     client = _client(registry_plain)
     push_image(client, unique_repo, schema2_image(unique_repo), "v1")
-    with pytest.raises(Unsupported) as err:
+    with pytest.raises(RegistryError) as err:
         client.delete_tag(unique_repo, "v1")
-    assert "DIGEST_INVALID" in err.value.codes
+    assert err.value.status == 400 and err.value.codes == {"DIGEST_INVALID"}
+    assert not isinstance(err.value, Unsupported), "the generic client maps no quirk"
+    assert refuses_delete_by_tag(err.value)
     assert client.list_tags(unique_repo) == ["v1"], "nothing was deleted"
+
+
+def test_only_refusals_of_delete_by_tag_move_the_default_driver_on():
+    refusal = RegistryError("x", status=400)
+    assert refuses_delete_by_tag(Unsupported("x", status=405))
+    refusal.errors = [OCIError("DIGEST_INVALID")]
+    assert refuses_delete_by_tag(refusal)
+    other = RegistryError("x", status=400, errors=[OCIError("NAME_INVALID")])
+    assert not refuses_delete_by_tag(other)
+    assert not refuses_delete_by_tag(RegistryError("x", status=500))
+    assert not refuses_delete_by_tag(NotARegistry("an HTML page", status=400))
 
 
 def test_default_driver_untags_without_touching_a_tag_on_the_same_digest(

@@ -13,6 +13,7 @@ import pytest
 
 from drivers import dockerconfig
 from drivers.dockerconfig import (
+    DOCKER_HUB_CREDENTIAL_KEY,
     AuthEntry,
     DockerConfig,
     config_dir,
@@ -22,7 +23,6 @@ from drivers.dockerconfig import (
     server_url,
 )
 from drivers.errors import ConfigError
-from drivers.reference import DOCKER_HUB_CREDENTIAL_KEY
 
 CANARY = "canary-S3cr3t-4242"
 

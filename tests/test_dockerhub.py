@@ -26,11 +26,19 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import pytest
 
 from drivers.reference import Reference, parse_repository
-from drivers.registries import RegistryOptions, driver_for
+from drivers.registries import RegistryOptions, client_for, driver_for
 from tests.bed import oci_image
 from tests.bed.registry import RunningRegistry
 from tests.cli import run_cli
-from tests.native_support import check_cleanup_by_push_time, manifest_exists, push, serve_json_api
+from tests.forwardproxy import ForwardProxy
+from tests.native_support import (
+    check_cleanup_by_push_time,
+    manifest_exists,
+    push,
+    serve_json_api,
+    through_proxy,
+)
+from tests.scripted import json_answer
 
 NOW = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
 USER = "hubuser"
@@ -336,3 +344,44 @@ def test_the_credential_options_win_over_their_env_twins(
     assert result.code == 0, result.text
     assert set(hub.tags_of(path)) == {"latest"}
     assert PASSWORD not in result.text and READ_ONLY_PAT not in result.text
+
+
+def test_the_hub_api_goes_through_proxies_and_honours_insecure_registry(
+    capsys, monkeypatch, docker_config, tls_server
+):
+    """The Hub API (hub.docker.com) has a transport of its own: HTTPS through the proxy's
+    tunnel, its certificate unchecked because --insecure-registry names that host (the
+    tunnel ends at a local server with a self-signed certificate)."""
+    monkeypatch.delenv("PORTSIDE_DOCKER_HUB_API", raising=False)
+    for name in ("TOKEN", "USERNAME", "PASSWORD"):
+        monkeypatch.delenv(f"PORTSIDE_REPO_DOCKER_HUB_{name}", raising=False)
+    pushed = hub_time(NOW - dt.timedelta(days=1))
+    tag = {"name": "v1", "digest": "sha256:" + "1" * 64, "tag_last_pushed": pushed}
+    page = {"count": 1, "next": None, "previous": None, "results": [tag]}
+    tls_server.always("/v2/repositories/ns/app/tags", json_answer(page))
+    with ForwardProxy(tls_server.host) as proxy:
+        through_proxy(monkeypatch, proxy.url)
+        args = ("tags", "docker.io/ns/app", "--insecure-registry", "hub.docker.com", "--json")
+        result = run_cli(capsys, *args)
+
+    assert result.code == 0, result.text
+    assert json.loads(result.out) == ["v1"]
+    assert {(s.method, s.target) for s in proxy.seen} == {("CONNECT", "hub.docker.com:443")}
+    (listing,) = tls_server.requests_to("/v2/repositories/")
+    assert "Authorization" not in listing.headers  # anonymous: no credentials were given
+
+
+@pytest.mark.parametrize("forced", [None, "default"])
+def test_docker_hubs_registry_is_served_by_registry_1_whatever_driver_is_chosen(
+    monkeypatch, docker_config, tls_server, forced
+):
+    """docker.io names Docker Hub; its /v2/ is on registry-1.docker.io (the `dockerhub`
+    entry's `v2_hosts`), for pulls and copies too, which use no driver."""
+    options = RegistryOptions(insecure_registries=frozenset({"docker.io"}), implementation=forced)
+    with ForwardProxy(tls_server.host) as proxy:
+        through_proxy(monkeypatch, proxy.url)
+        client = client_for("docker.io", options)
+        assert client.ping().status == 200
+
+    assert client.registry == "docker.io"  # credentials and messages name docker.io
+    assert {(s.method, s.target) for s in proxy.seen} == {("CONNECT", "registry-1.docker.io:443")}

@@ -11,12 +11,14 @@ import json
 import socket
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 
 import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
+from drivers import ecr as ecr_module
 from drivers.contract import DeletesManifests, DeletesTagsInBulk, ListsRepositories
 from drivers.ecr import EcrDriver, EcrLogin
 from drivers.errors import CredentialError, Forbidden, NotFound, RateLimited, Unauthorized
@@ -305,6 +307,42 @@ def test_cleanup_end_to_end_through_the_cli(aws, repo, capsys):
     assert digests(aws, repo) == {"main": kept_main, "pr-3": prs["pr-3"], "pr-4": prs["pr-4"]}
     remaining = {i["imageDigest"] for i in aws.describe_images(repositoryName=repo)["imageDetails"]}
     assert remaining == {kept_main, prs["pr-3"], prs["pr-4"]}
+
+
+def test_a_cleanup_of_250_tags_makes_three_batch_calls(aws, repo, capsys, monkeypatch):
+    """The engine hands every tag to one bulk delete; the ECR driver splits it into calls of
+    100 ids, the API's limit."""
+    body = oci_image(f"{repo}/main").manifest_bytes.decode()
+    tags = ["main", *(f"pr-{i}" for i in range(250))]
+    with ThreadPoolExecutor(8) as pool:  # seeding one by one would take most of the test
+        list(
+            pool.map(
+                lambda tag: aws.put_image(repositoryName=repo, imageManifest=body, imageTag=tag),
+                tags,
+            )
+        )
+    main = digests(aws, repo)["main"]
+    sizes: list[int] = []
+    real_client = ecr_module._ecr_client
+
+    def counting_client(region: str, fips: bool):
+        client = real_client(region, fips)
+        real = client.batch_delete_image
+
+        def batch_delete_image(**kwargs):
+            sizes.append(len(kwargs["imageIds"]))
+            return real(**kwargs)
+
+        client.batch_delete_image = batch_delete_image
+        return client
+
+    monkeypatch.setattr(ecr_module, "_ecr_client", counting_client)
+    result = run_cli(capsys, "cleanup", f"{HOST}/{repo}", "--delete-tag", "pr-.*", "--json")
+
+    assert result.code == 0, result.err
+    assert json.loads(result.out)["summary"]["deleted"] == 250
+    assert sizes == [100, 100, 50]
+    assert digests(aws, repo) == {"main": main}
 
 
 def test_registries_reports_ecr_as_native(capsys):

@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import os
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -29,7 +30,14 @@ from drivers.registries import RegistryOptions, driver_for
 from tests.bed import oci_image
 from tests.bed.registry import RunningRegistry
 from tests.cli import run_cli
-from tests.native_support import check_cleanup_by_push_time, manifest_exists, push, serve_json_api
+from tests.forwardproxy import ForwardProxy
+from tests.native_support import (
+    check_cleanup_by_push_time,
+    manifest_exists,
+    push,
+    serve_json_api,
+    through_proxy,
+)
 
 NOW = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
 WRITE_TOKEN = f"canary-quay-write-{uuid.uuid4().hex}"
@@ -294,3 +302,23 @@ def test_the_token_option_wins_over_its_env_twin(
     assert result.code == 0, result.text
     assert set(quay.tags_of(path)) == {"latest"}
     assert WRITE_TOKEN not in result.text and READ_TOKEN not in result.text
+
+
+def test_the_api_on_the_registry_host_is_reached_as_the_registry_is(
+    capsys, monkeypatch, docker_config, quay
+):
+    """Without PORTSIDE_QUAY_API the API is on the registry's host, with the registry's
+    scheme: plain HTTP here, since --insecure-registry names the host (a name that is not
+    loopback, so the request goes through the proxy, which hands it to the fake)."""
+    fake = urlsplit(os.environ["PORTSIDE_QUAY_API"]).netloc
+    monkeypatch.delenv("PORTSIDE_QUAY_API", raising=False)
+    quay.push("ns/app", "v1", "sha256:" + "1" * 64, dt.timedelta(days=1))
+    host = "quay.example.test:5000"
+    with ForwardProxy(fake) as proxy:
+        through_proxy(monkeypatch, proxy.url)
+        result = run_cli(capsys, "tags", f"{host}/ns/app", "--insecure-registry", host, "--json")
+
+    assert result.code == 0, result.text
+    assert json.loads(result.out) == ["v1"]
+    query = "limit=100&page=1&onlyActiveTags=true"
+    assert proxy.seen[-1].target == f"http://{host}/api/v1/repository/ns/app/tag/?{query}"

@@ -13,7 +13,7 @@ from email.utils import format_datetime
 
 import pytest
 
-from drivers import transport as transport_module
+from drivers.auth import StaticToken
 from drivers.credentials import Credential
 from drivers.distribution import DistributionClient
 from drivers.errors import (
@@ -24,69 +24,18 @@ from drivers.errors import (
     RateLimited,
     RegistryError,
     TLSError,
-    Unauthorized,
     Unsupported,
     redact_url,
 )
 from drivers.manifest import DOCKER_MANIFEST, sha256_digest
-from drivers.transport import (
-    RetryPolicy,
-    Transport,
-    check_status,
-    parse_challenge,
-    parse_retry_after,
-)
-from tests.scripted import Answer, ScriptedServer
+from drivers.retry import RetryPolicy, parse_retry_after
+from drivers.transport import Transport, check_status
+from tests.scripted import Answer, json_answer, oci_errors
 
 CANARY = "canary-S3cr3t-4242"
 
 
-@pytest.fixture
-def server():
-    with ScriptedServer() as s:
-        yield s
-
-
-@pytest.fixture
-def other_server():
-    with ScriptedServer() as s:
-        yield s
-
-
-@pytest.fixture
-def sleeps(monkeypatch):
-    recorded: list[float] = []
-    monkeypatch.setattr(transport_module.time, "sleep", recorded.append)
-    return recorded
-
-
-def _json(doc: object, status: int = 200, **headers: str) -> Answer:
-    return Answer(status, json.dumps(doc).encode(), {"Content-Type": "application/json", **headers})
-
-
-def _oci_errors(status: int, code: str, message: str = "", **headers: str) -> Answer:
-    return _json(
-        {"errors": [{"code": code, "message": message, "detail": None}]}, status, **headers
-    )
-
-
 # -- parsing ------------------------------------------------------------------------------
-
-
-def test_parse_bearer_challenge_with_quoted_commas():
-    c = parse_challenge(
-        'Bearer realm="https://auth.example/token",service="reg",'
-        'scope="repository:a/b:pull,push repository:c:pull"'
-    )
-    assert c is not None and c.scheme == "bearer"
-    assert c.realm == "https://auth.example/token"
-    assert c.params["service"] == "reg"
-    assert c.params["scope"] == "repository:a/b:pull,push repository:c:pull"
-
-
-def test_parse_basic_challenge():
-    c = parse_challenge('Basic realm="Registry Realm"')
-    assert c is not None and c.scheme == "basic" and c.realm == "Registry Realm"
 
 
 def test_retry_after_as_seconds_and_as_http_date():
@@ -107,7 +56,7 @@ def test_redact_url_drops_userinfo_and_signed_query_values():
 
 
 def test_retries_5xx_then_succeeds(server, sleeps):
-    server.script("/v2/", Answer(503), Answer(502), _json({}))
+    server.script("/v2/", Answer(503), Answer(502), json_answer({}))
     response = Transport(server.host).request("GET", "/v2/")
     assert response.status_code == 200
     assert len(server.requests_to("/v2/")) == 3
@@ -115,19 +64,21 @@ def test_retries_5xx_then_succeeds(server, sleeps):
 
 
 def test_429_honours_retry_after_seconds(server, sleeps):
-    server.script("/v2/", _oci_errors(429, "TOOMANYREQUESTS", **{"Retry-After": "7"}), _json({}))
+    server.script(
+        "/v2/", oci_errors(429, "TOOMANYREQUESTS", **{"Retry-After": "7"}), json_answer({})
+    )
     assert Transport(server.host).request("GET", "/v2/").status_code == 200
     assert sleeps == [7.0]
 
 
 def test_retry_after_is_capped(server, sleeps):
-    server.script("/v2/", Answer(503, b"", {"Retry-After": "3600"}), _json({}))
+    server.script("/v2/", Answer(503, b"", {"Retry-After": "3600"}), json_answer({}))
     Transport(server.host, retry=RetryPolicy(max_delay=5)).request("GET", "/v2/")
     assert sleeps == [5]
 
 
 def test_gives_up_and_reports_rate_limit(server, sleeps):
-    server.always("/v2/", _oci_errors(429, "TOOMANYREQUESTS", "slow down"))
+    server.always("/v2/", oci_errors(429, "TOOMANYREQUESTS", "slow down"))
     transport = Transport(server.host, retry=RetryPolicy(attempts=3))
     response = transport.request("GET", "/v2/")
     with pytest.raises(RateLimited) as err:
@@ -150,10 +101,10 @@ def test_streamed_body_is_never_replayed(server, sleeps):
 @pytest.mark.parametrize(
     ("answer", "error"),
     [
-        (_oci_errors(404, "MANIFEST_UNKNOWN", "manifest unknown"), NotFound),
-        (_oci_errors(403, "DENIED", "requested access to the resource is denied"), Forbidden),
-        (_oci_errors(405, "UNSUPPORTED", "The operation is unsupported."), Unsupported),
-        (_oci_errors(400, "UNSUPPORTED", "no deletes"), Unsupported),
+        (oci_errors(404, "MANIFEST_UNKNOWN", "manifest unknown"), NotFound),
+        (oci_errors(403, "DENIED", "requested access to the resource is denied"), Forbidden),
+        (oci_errors(405, "UNSUPPORTED", "The operation is unsupported."), Unsupported),
+        (oci_errors(400, "UNSUPPORTED", "no deletes"), Unsupported),
     ],
 )
 def test_status_and_codes_map_to_the_error_tree(server, answer, error):
@@ -181,86 +132,6 @@ def test_html_error_page_is_not_a_registry(server):
         DistributionClient(Transport(server.host)).list_tags("a/b")
 
 
-# -- authentication -----------------------------------------------------------------------
-
-
-def test_bearer_token_is_scoped_cached_and_accepts_access_token(server, other_server):
-    realm = f"http://{other_server.host}/token"
-    challenge = {"WWW-Authenticate": f'Bearer realm="{realm}",service="reg"'}
-
-    def registry(seen):
-        if seen.headers.get("Authorization") == "Bearer T1":
-            return _json({"name": "a/b", "tags": ["v1"]})
-        return _oci_errors(401, "UNAUTHORIZED", "authentication required", **challenge)
-
-    for _ in range(10):
-        server.script("/v2/", registry)
-    other_server.always("/token", _json({"access_token": "T1", "expires_in": 300}))
-    cred = Credential(username="alice", password=CANARY, source="test")
-    client = DistributionClient(Transport(server.host, cred))
-    assert client.list_tags("a/b") == ["v1"]
-    assert client.list_tags("a/b") == ["v1"]
-    token_requests = other_server.requests_to("/token")
-    assert len(token_requests) == 1, "the token is cached per scope"
-    assert "scope=repository%3Aa%2Fb%3Apull" in token_requests[0].path
-    assert "service=reg" in token_requests[0].path
-    assert token_requests[0].headers["Authorization"].startswith("Basic ")
-    client.list_tags("c/d")
-    assert len(other_server.requests_to("/token")) == 2, "another scope needs another token"
-
-
-def test_identity_token_uses_the_refresh_token_grant(server, other_server):
-    realm = f"http://{other_server.host}/token"
-    challenge = {"WWW-Authenticate": f'Bearer realm="{realm}",service="reg"'}
-    for _ in range(3):
-        server.script(
-            "/v2/",
-            lambda seen: (
-                _json({})
-                if seen.headers.get("Authorization") == "Bearer T2"
-                else _oci_errors(401, "UNAUTHORIZED", **challenge)
-            ),
-        )
-    other_server.always("/token", _json({"token": "T2"}))
-    cred = Credential(username="<token>", identity_token=CANARY, source="test")
-    Transport(server.host, cred).request("GET", "/v2/")
-    (grant,) = other_server.requests_to("/token")
-    assert grant.method == "POST"
-    form = dict(pair.split("=", 1) for pair in grant.body.decode().split("&"))
-    assert form["grant_type"] == "refresh_token" and form["refresh_token"] == CANARY
-    assert form["service"] == "reg"
-
-
-def test_registry_token_is_sent_as_the_bearer_token(server):
-    challenge = {"WWW-Authenticate": 'Bearer realm="http://unused.invalid/token"'}
-    server.script("/v2/", _oci_errors(401, "UNAUTHORIZED", **challenge), _json({}))
-    cred = Credential(registry_token="RT", source="test")
-    assert Transport(server.host, cred).request("GET", "/v2/").status_code == 200
-    assert server.seen[-1].headers["Authorization"] == "Bearer RT"
-
-
-def test_refused_basic_credentials_name_the_registry_but_not_the_secret(server):
-    server.always(
-        "/v2/", _oci_errors(401, "UNAUTHORIZED", **{"WWW-Authenticate": 'Basic realm="r"'})
-    )
-    cred = Credential(username="alice", password=CANARY, source="auths in /x/config.json")
-    client = DistributionClient(Transport(server.host, cred))
-    with pytest.raises(Unauthorized) as err:
-        client.list_tags("a/b")
-    text = f"{err.value} {err.value.hint} {err.value.url} {err.value!r}"
-    assert server.host in str(err.value) and "/x/config.json" in str(err.value)
-    assert CANARY not in text
-
-
-def test_anonymous_against_a_private_registry_says_how_to_log_in(server):
-    server.always(
-        "/v2/", _oci_errors(401, "UNAUTHORIZED", **{"WWW-Authenticate": 'Basic realm="r"'})
-    )
-    with pytest.raises(Unauthorized) as err:
-        DistributionClient(Transport(server.host)).list_tags("a/b")
-    assert "portside login" in (err.value.hint or "")
-
-
 # -- redirects and headers -----------------------------------------------------------------
 
 
@@ -268,7 +139,7 @@ def test_authorization_is_not_sent_to_another_host_on_redirect(server, other_ser
     blob = b"layer bytes"
     digest = sha256_digest(blob)
     basic = {"WWW-Authenticate": 'Basic realm="r"'}
-    server.script("/v2/a/blobs/", _oci_errors(401, "UNAUTHORIZED", **basic))
+    server.script("/v2/a/blobs/", oci_errors(401, "UNAUTHORIZED", **basic))
     server.always(
         "/v2/a/blobs/", Answer(307, b"", {"Location": f"http://{other_server.host}/s3/{digest}"})
     )
@@ -281,12 +152,17 @@ def test_authorization_is_not_sent_to_another_host_on_redirect(server, other_ser
     assert "Authorization" not in fetched.headers
 
 
-def test_a_callers_authorization_is_not_sent_to_another_host_on_redirect(server, other_server):
-    # A native API call (e.g. Docker Hub's, with its own JWT) sets Authorization itself.
+@pytest.mark.parametrize("by", ["strategy", "caller"])
+def test_a_fixed_authorization_is_not_sent_to_another_host_on_redirect(server, other_server, by):
+    # A native API's token (the StaticToken strategy), or a header a caller set itself.
     server.always("/api/", Answer(302, b"", {"Location": f"http://{other_server.host}/x"}))
     other_server.always("/x", Answer(200, b"{}"))
-    headers = {"Authorization": f"Bearer {CANARY}"}
-    response = Transport(server.host).request("GET", "/api/", headers=headers, authenticate=False)
+    if by == "strategy":
+        response = Transport(server.host, auth=StaticToken(CANARY)).request("GET", "/api/")
+    else:
+        headers = {"Authorization": f"Bearer {CANARY}"}
+        transport = Transport(server.host)
+        response = transport.request("GET", "/api/", headers=headers, authenticate=False)
     assert response.status_code == 200
     assert server.seen[-1].headers["Authorization"] == f"Bearer {CANARY}"
     (fetched,) = other_server.requests_to("/x")
@@ -294,7 +170,7 @@ def test_a_callers_authorization_is_not_sent_to_another_host_on_redirect(server,
 
 
 def test_user_agent_names_portside(server):
-    server.always("/v2/", _json({}))
+    server.always("/v2/", json_answer({}))
     Transport(server.host).request("GET", "/v2/")
     assert server.seen[-1].headers["User-Agent"].startswith("portside/")
 
@@ -329,11 +205,11 @@ def test_blob_stream_detects_corruption(server):
 def test_tag_pagination_follows_link_and_caps_page_size(server):
     server.script(
         "/v2/a/tags/list",
-        _json(
+        json_answer(
             {"name": "a", "tags": ["t1", "t2"]},
             Link='</v2/a/tags/list?n=2&last=t2>; rel="next"',
         ),
-        _json({"name": "a", "tags": ["t3"]}),
+        json_answer({"name": "a", "tags": ["t3"]}),
     )
     tags = DistributionClient(Transport(server.host)).list_tags("a", page_size=5000)
     assert tags == ["t1", "t2", "t3"]

@@ -50,7 +50,6 @@ from drivers.errors import NotFound, PortsideError, Unsupported
 from drivers.reference import Reference
 
 MAX_ROUNDS = 3
-BULK = 100  # tags per bulk call: ECR's batch_delete_image limit
 
 
 class _Counter:
@@ -129,8 +128,8 @@ class _Round:
         if isinstance(self.driver, DeletesTagsInBulk) and len(untags) > 1:
             there = parallel(lambda d: self._still_there(d, referrers), untags, self.jobs)
             ready = [d for d, ok in zip(untags, there, strict=True) if ok]
-            for start in range(0, len(ready), BULK):
-                self._untag_bulk(ready[start : start + BULK])
+            if ready:
+                self._untag_bulk(ready)  # the driver splits them into its API's calls
         else:
             parallel(lambda d: self._untag(d, referrers), untags, self.jobs)
         self._verify(groups, referrers)
@@ -251,7 +250,8 @@ class _Round:
             self._set(decision, "deleted", decision.reason, "tag")
 
     def _untag_bulk(self, decisions: list[Decision]) -> None:
-        """One call for many tags (ECR, GitLab); each tag's own answer is reported."""
+        """Every ready tag to the driver's bulk delete (ECR, GitLab); each tag's own answer
+        is reported."""
         assert isinstance(self.driver, DeletesTagsInBulk)
         try:
             answers = self.driver.delete_tags(self.repository, [d.tag or "" for d in decisions])

@@ -1,10 +1,15 @@
 """`portside copy SRC DST`: registry -> registry, layout -> registry, registry -> layout.
 
-Manifests are pushed as the exact bytes read, so digests are preserved. Blobs the
-destination already has are skipped after a HEAD; on the same registry they are mounted
-from the source repository (one POST, no data); otherwise they stream from the source
-straight into the upload, never held whole in memory. Children go before the index, and
-the tag is written last.
+A multi-platform image is copied whole by default (the index, every child, attestations and
+nested indexes too), as `crane copy` and `regctl image copy` do: a promoted image keeps the
+digest it was tested, pinned and signed under. `platform` picks one image instead.
+
+Manifests are pushed as the exact bytes read, so digests are preserved. A manifest the
+destination already has (HEAD by digest; the tag first) is not pushed again, and neither
+are its children and blobs. Other blobs the destination has are skipped after a HEAD; on
+the same registry they are mounted from the source repository (one POST, no data);
+otherwise they stream from the source straight into the upload, never held whole in
+memory. Children go before the index, and the tag is written last.
 """
 
 from __future__ import annotations
@@ -22,8 +27,15 @@ from drivers.transfer.endpoints import LayoutEndpoint, find_entry, parse_endpoin
 from drivers.transfer.events import BlobDone, BytesMoved, ImageDone, ImageStarted, Progress, silent
 from drivers.transfer.fetch import CHUNK, Fetcher
 from drivers.transfer.layout import Layout
-from drivers.transfer.plan import LayoutSource, ManifestSource, RegistrySource, plan_image
-from drivers.transfer.platforms import PlatformChoice
+from drivers.transfer.plan import (
+    ImagePlan,
+    LayoutSource,
+    ManifestSource,
+    RegistrySource,
+    accounted_for,
+    plan_image,
+)
+from drivers.transfer.platforms import ALL, PlatformChoice
 from drivers.transfer.pull import Clients, TransferResult, get_top, platform_label, pull_image
 from drivers.transfer.workers import Workers
 
@@ -38,7 +50,7 @@ def copy(
     progress: Progress = silent,
 ) -> TransferResult:
     src, dst = parse_endpoint(source), parse_endpoint(destination)
-    choice = PlatformChoice.parse(platform)
+    choice = PlatformChoice.parse(platform or ALL)
     clients = Clients(options)
     if isinstance(src, LayoutEndpoint) and isinstance(dst, LayoutEndpoint):
         raise InvalidInput(
@@ -52,7 +64,13 @@ def copy(
         layout = Layout.create(dst.root, remember=True)
         with layout, Fetcher(layout, jobs=jobs, progress=progress) as fetcher:
             result = pull_image(
-                fetcher, clients, src, choice, name=f"{src.repository}:{tag}", tag=tag
+                fetcher,
+                clients,
+                src,
+                choice,
+                name=f"{src.repository}:{tag}",
+                tag=tag,
+                foreign=False,
             )
         return replace(result, destination=str(LayoutEndpoint(dst.root, tag)))
     if isinstance(src, LayoutEndpoint):
@@ -96,20 +114,26 @@ def _to_registry(
     job: _Copy, top: Manifest, choice: PlatformChoice, workers: Workers
 ) -> TransferResult:
     started = time.monotonic()
-    plan = plan_image(job.source, top, choice, job.what)
-    job.progress(ImageStarted(job.what, len(plan.blobs), plan.total_bytes))
-    outcomes = workers.run([lambda b=blob: _copy_blob(job, b, workers) for blob in plan.blobs])
-    path = job.destination.path
-    for manifest in plan.manifests[:-1]:  # children, by digest, before the index naming them
-        try:
-            job.client.head_manifest(path, manifest.digest)
-        except NotFound:
-            job.client.put_manifest(path, manifest.digest, manifest.body, manifest.media_type)
-        job.progress(BytesMoved(job.what, len(manifest.body)))
+    plan = plan_image(job.source, top, choice, job.what, foreign=False)
     destination = job.destination
     if not destination.tag and not destination.digest:
         destination = destination.with_digest(plan.top.digest)
-    job.client.put_manifest(path, destination.identifier, plan.top.body, plan.top.media_type)
+    tagged, present = _present(job.client, destination, plan, workers)
+    have_manifests, have_blobs = accounted_for(plan, present)
+    job.progress(ImageStarted(job.what, len(plan.blobs), plan.total_bytes))
+    outcomes = workers.run(
+        [lambda b=blob: _copy_blob(job, b, workers, b.digest in have_blobs) for blob in plan.blobs]
+    )
+    path = destination.path
+    pushed = 0
+    for manifest in plan.manifests[:-1]:  # children, by digest, before the index naming them
+        if manifest.digest not in have_manifests:
+            job.client.put_manifest(path, manifest.digest, manifest.body, manifest.media_type)
+            pushed += 1
+        job.progress(BytesMoved(job.what, len(manifest.body)))
+    if not tagged:
+        job.client.put_manifest(path, destination.identifier, plan.top.body, plan.top.media_type)
+        pushed += 1
     job.progress(BytesMoved(job.what, len(plan.top.body)))
     seconds = time.monotonic() - started
     job.progress(ImageDone(job.what, plan.top.digest, seconds))
@@ -128,12 +152,39 @@ def _to_registry(
         ),
         seconds=seconds,
         blobs_mounted=sum(1 for how in outcomes if how == "mounted"),
+        manifests_fetched=pushed,
+        manifests_skipped=len(plan.manifests) - pushed,
     )
 
 
-def _copy_blob(job: _Copy, blob: Descriptor, workers: Workers) -> str:
+def _present(
+    client: DistributionClient, destination: Reference, plan: ImagePlan, workers: Workers
+) -> tuple[bool, set[str]]:
+    """Whether `destination` already names the image, and which of the plan's manifests the
+    destination has. Copying again what is there costs a HEAD or two."""
+    path, top = destination.path, plan.top.digest
+
+    def digest_at(reference: str) -> str:
+        try:
+            return client.head_manifest(path, reference).digest
+        except NotFound:
+            return ""
+
+    tagged = digest_at(destination.identifier) == top
+    if tagged or (destination.identifier != top and digest_at(top) == top):
+        return tagged, {top}
+    children = plan.manifests[:-1]
+    found = workers.run([lambda m=m: digest_at(m.digest) for m in children])
+    return False, {
+        m.digest for m, digest in zip(children, found, strict=True) if digest == m.digest
+    }
+
+
+def _copy_blob(job: _Copy, blob: Descriptor, workers: Workers, known: bool) -> str:
+    """Copy one blob unless the destination has it: `known` (a manifest there names it), or
+    a HEAD says so."""
     path = job.destination.path
-    if job.client.blob_exists(path, blob.digest):
+    if known or job.client.blob_exists(path, blob.digest):
         how = "present"
     else:
         stream = job.reader(blob)

@@ -235,10 +235,11 @@ class Layout:
             os.close(fd)
             os.unlink(name)
 
-    def put_bytes(self, digest: str, data: bytes) -> None:
-        """Store a small blob (a manifest or config) that is already in memory and verified."""
+    def put_bytes(self, digest: str, data: bytes) -> bool:
+        """Store a small blob (a manifest or config) that is already in memory and verified;
+        False when the layout already had it."""
         if self.has_blob(digest, len(data)):
-            return
+            return False
         fd, temp = self.temp_blob(digest)
         try:
             with os.fdopen(fd, "wb") as file:
@@ -249,6 +250,7 @@ class Layout:
         finally:
             with contextlib.suppress(FileNotFoundError):
                 temp.unlink()
+        return True
 
     def read_bytes(self, digest: str) -> bytes:
         try:

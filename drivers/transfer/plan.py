@@ -2,7 +2,8 @@
 
 A plan is made before any blob moves, from a source of manifests (a registry repository
 or a layout). With one platform, an index gives way to its matching child; with
-`--platform all`, the index and every child (nested indexes too) are kept.
+`--platform all`, the index and every child (attestation manifests and nested indexes too)
+are kept as they are.
 """
 
 from __future__ import annotations
@@ -102,8 +103,16 @@ class ImagePlan:
 
 
 def plan_image(
-    source: ManifestSource, top: Manifest, choice: PlatformChoice, what: str
+    source: ManifestSource,
+    top: Manifest,
+    choice: PlatformChoice,
+    what: str,
+    *,
+    foreign: bool = True,
 ) -> ImagePlan:
+    """The plan for `top` and `choice`; `foreign=False` leaves foreign layers out of `blobs`
+    (a copy leaves them at their URLs; a pull still fetches them, from a registry that
+    holds them)."""
     entry = top.descriptor()
     if top.is_index and choice.platform is not None:
         while top.is_index:
@@ -117,7 +126,8 @@ def plan_image(
     manifests: list[Manifest] = []
     blobs: dict[str, Descriptor] = {}
     _collect(source, top, manifests, blobs)
-    return ImagePlan(top, entry, tuple(manifests), tuple(blobs.values()))
+    kept = tuple(b for b in blobs.values() if foreign or _distributable(b))
+    return ImagePlan(top, entry, tuple(manifests), kept)
 
 
 def _collect(
@@ -131,7 +141,46 @@ def _collect(
             if all(m.digest != child.digest for m in manifests):
                 _collect(source, source.manifest(child), manifests, blobs)
     else:
-        config = manifest.config
-        for blob in ([config] if config else []) + manifest.layers:
+        for blob in _blobs_of(manifest):
             blobs.setdefault(blob.digest, blob)
     manifests.append(manifest)
+
+
+def _blobs_of(manifest: Manifest) -> list[Descriptor]:
+    config = manifest.config
+    return ([config] if config else []) + manifest.layers
+
+
+# Layers a registry does not hold: clients fetch them from the descriptor's `urls` (Windows base
+# layers). Copies leave them there, as `docker push` ("Skipped foreign layer") and crane do.
+_FOREIGN = (
+    "application/vnd.docker.image.rootfs.foreign.",
+    "application/vnd.oci.image.layer.nondistributable.",
+)
+
+
+def _distributable(blob: Descriptor) -> bool:
+    return not blob.media_type.startswith(_FOREIGN)
+
+
+def accounted_for(plan: ImagePlan, present: set[str]) -> tuple[set[str], set[str]]:
+    """The manifests and blobs that the manifests in `present` (digests a destination has)
+    account for: each of those, everything below it and every blob they name.
+
+    A registry stores a manifest only once what it names is there (distribution checks
+    blobs and children on every PUT), so what it has need not be asked about again; crane
+    and regctl skip a manifest the destination has in the same way.
+    """
+    by_digest = {m.digest: m for m in plan.manifests}
+    manifests: set[str] = set()
+    blobs: set[str] = set()
+    pending = [digest for digest in present if digest in by_digest]
+    while pending:
+        digest = pending.pop()
+        if digest in manifests:
+            continue
+        manifests.add(digest)
+        manifest = by_digest[digest]
+        pending += [c.digest for c in manifest.children if c.digest in by_digest]
+        blobs.update(b.digest for b in _blobs_of(manifest))
+    return manifests, blobs

@@ -1,7 +1,10 @@
-"""Which platform to take out of an index: the host's by default, as `docker pull` does.
+"""Which platform to take out of an index.
 
-`--platform os/arch[/variant]` picks one image; `--platform all` keeps the whole index and
-every child. An image for another platform is an error that lists what the index has.
+`pull` takes the host's by default, as `docker pull` does; `copy` keeps the whole index, as
+`crane copy` and `regctl image copy` do, so a promoted image keeps its digest (callers pass
+`ALL` as their default). `--platform os/arch[/variant]` picks one image; `--platform all`
+keeps the index and every child. An image for another platform is an error that lists what
+the index has.
 """
 
 from __future__ import annotations

@@ -56,6 +56,8 @@ class TransferResult:
     bytes_fetched: int
     seconds: float
     blobs_mounted: int = 0  # copy on one registry: moved by cross-repository mount
+    manifests_fetched: int = 0  # stored or pushed (the index and its children count each)
+    manifests_skipped: int = 0  # already at the destination
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -65,6 +67,8 @@ class TransferResult:
             "mediaType": self.media_type,
             "platform": self.platform,
             "size": self.size,
+            "manifestsFetched": self.manifests_fetched,
+            "manifestsSkipped": self.manifests_skipped,
             "blobsFetched": self.blobs_fetched,
             "blobsSkipped": self.blobs_skipped,
             "blobsMounted": self.blobs_mounted,
@@ -192,23 +196,26 @@ def pull_image(
     *,
     name: str,
     tag: str | None = None,
+    foreign: bool = True,
 ) -> TransferResult:
     """Pull one image into the fetcher's layout, recorded under `name` and `tag`.
 
     `tag` defaults to the reference's tag, else its digest: what `oci:DIR:TAG` names.
+    `foreign=False` leaves foreign layers unfetched (see `plan_image`).
     """
     started = time.monotonic()
     layout, progress = fetcher.layout, fetcher.progress
     client = clients(reference.registry)
     what = str(reference)
     source = StoredFirst(layout, RegistrySource(client, reference.path))
-    plan = plan_image(source, get_top(client, reference), choice, what)
+    plan = plan_image(source, get_top(client, reference), choice, what, foreign=foreign)
     progress(ImageStarted(what, len(plan.blobs), plan.total_bytes))
     outcomes = fetcher.fetch_all(
         client, [BlobTask(what, reference.path, blob) for blob in plan.blobs]
     )
+    stored = 0
     for manifest in plan.manifests:
-        layout.put_bytes(manifest.digest, manifest.body)
+        stored += layout.put_bytes(manifest.digest, manifest.body)
         progress(BytesMoved(what, len(manifest.body)))
     tag = tag or reference.tag or reference.digest
     for other in layout.add(plan.entry, name, tag):
@@ -227,4 +234,6 @@ def pull_image(
         blobs_skipped=len(outcomes) - len(fetched),
         bytes_fetched=sum(b.size for b in fetched),
         seconds=seconds,
+        manifests_fetched=stored,
+        manifests_skipped=len(plan.manifests) - stored,
     )

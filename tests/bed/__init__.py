@@ -13,12 +13,15 @@ CANARY_PASSWORD = "canary-S3cr3t-4242"
 from .images import (  # noqa: E402
     Blob,
     Image,
+    buildx_index,
     docker_manifest_list,
+    nested_index,
     oci_image,
     oci_index,
     push_image,
     push_image_raw,
     schema2_image,
+    with_windows,
 )
 from .registry import RunningRegistry, registry_available, start_registry  # noqa: E402
 from .skopeo import skopeo, skopeo_available, skopeo_inspect_digest  # noqa: E402
@@ -31,7 +34,9 @@ __all__ = [
     "Image",
     "RunningRegistry",
     "TokenServer",
+    "buildx_index",
     "docker_manifest_list",
+    "nested_index",
     "oci_image",
     "oci_index",
     "push_image",
@@ -42,4 +47,5 @@ __all__ = [
     "skopeo_available",
     "skopeo_inspect_digest",
     "start_registry",
+    "with_windows",
 ]

@@ -25,15 +25,21 @@ registry_digest=$(skopeo inspect --tls-verify=false --creds "$user:$password" --
 echo "$registry_digest"
 [ "$layout_digest" = "$registry_digest" ] || { echo "digests differ" >&2; exit 1; }
 
-step "Copy it to a second repository (same registry: blobs are mounted, not uploaded)"
-show $PORTSIDE copy "$host/demo/app:latest" "$host/demo/copy:latest" --platform all
+step "Promote it: copy takes the whole index by default, as crane copy does (same registry: blobs are mounted)"
+show $PORTSIDE copy "$host/demo/app:latest" "$host/demo/copy:latest"
 
-step "Digests are equal"
+step "Digests are equal: the promoted tag is the tested index, every platform"
 copy_digest=$(skopeo inspect --tls-verify=false --creds "$user:$password" --raw \
   "docker://$host/demo/copy:latest" | sha256sum | sed 's/^/sha256:/; s/ .*//')
 echo "$host/demo/app:latest  $registry_digest"
 echo "$host/demo/copy:latest $copy_digest"
 [ "$copy_digest" = "$registry_digest" ] || { echo "digests differ" >&2; exit 1; }
+
+step "Copy again: the destination has it, one HEAD and nothing moves"
+show $PORTSIDE copy "$host/demo/app:latest" "$host/demo/copy:latest"
+
+step "--platform picks one image out of the index (its own digest)"
+show $PORTSIDE copy "$host/demo/app:latest" "$host/demo/arm64:latest" --platform linux/arm64 --json
 
 step "A docker-archive for docker load, read back by skopeo"
 show $PORTSIDE pull "$host/demo/app:1.0.0" --format docker-archive --dest "$work/app.tar" -q

@@ -43,8 +43,12 @@ def sha256_digest(data: bytes) -> str:
 
 @dataclass(frozen=True)
 class Blob:
+    """A config or layer. One with `urls` is a foreign (non-distributable) layer: registries
+    do not hold it, pushes skip it, as `docker push` does ("Skipped foreign layer")."""
+
     media_type: str
     data: bytes
+    urls: tuple[str, ...] = ()
 
     @property
     def digest(self) -> str:
@@ -55,7 +59,14 @@ class Blob:
         return len(self.data)
 
     def descriptor(self) -> dict[str, Any]:
-        return {"mediaType": self.media_type, "digest": self.digest, "size": self.size}
+        descriptor: dict[str, Any] = {
+            "mediaType": self.media_type,
+            "digest": self.digest,
+            "size": self.size,
+        }
+        if self.urls:
+            descriptor["urls"] = list(self.urls)
+        return descriptor
 
 
 @dataclass(frozen=True)
@@ -69,6 +80,7 @@ class Image:
     children: tuple[Image, ...] = ()
     platform: dict[str, str] | None = None
     created: str | None = None
+    annotations: dict[str, str] | None = None  # on the descriptor an index lists it by
 
     @property
     def digest(self) -> str:
@@ -95,7 +107,26 @@ class Image:
         }
         if self.platform:
             descriptor["platform"] = dict(self.platform)
+        if self.annotations:
+            descriptor["annotations"] = dict(self.annotations)
         return descriptor
+
+    def walk(self) -> tuple[Image, ...]:
+        """This image and every manifest below it, children before parents, each once."""
+        seen: dict[str, Image] = {}
+        for child in self.children:
+            for image in child.walk():
+                seen.setdefault(image.digest, image)
+        seen.setdefault(self.digest, self)
+        return tuple(seen.values())
+
+    def all_blobs(self) -> tuple[Blob, ...]:
+        """Every config and layer this image or its children name, each once."""
+        found: dict[str, Blob] = {}
+        for image in self.walk():
+            for blob in image.blobs:
+                found.setdefault(blob.digest, blob)
+        return tuple(found.values())
 
 
 def _dumps(value: object) -> bytes:
@@ -219,13 +250,7 @@ def _index(seed: object, platforms: Sequence[str], *, oci: bool, layer_size: int
         )
         for spec in platforms
     )
-    media_type = OCI_INDEX if oci else DOCKER_MANIFEST_LIST
-    document = {
-        "schemaVersion": 2,
-        "mediaType": media_type,
-        "manifests": [child.descriptor() for child in children],
-    }
-    return Image(media_type=media_type, manifest_bytes=_dumps(document), children=children)
+    return _index_of(children, oci=oci)
 
 
 def oci_index(
@@ -246,6 +271,95 @@ def docker_manifest_list(
     return _index(seed, platforms, oci=False, layer_size=layer_size)
 
 
+def _index_of(children: Sequence[Image], *, oci: bool = True) -> Image:
+    media_type = OCI_INDEX if oci else DOCKER_MANIFEST_LIST
+    document = {
+        "schemaVersion": 2,
+        "mediaType": media_type,
+        "manifests": [child.descriptor() for child in children],
+    }
+    return Image(media_type=media_type, manifest_bytes=_dumps(document), children=tuple(children))
+
+
+def _attestation(seed: object, subject: Image) -> Image:
+    """What `docker buildx build --provenance` adds for `subject`: an OCI manifest whose
+    layer is an in-toto statement, listed as platform unknown/unknown with the annotations
+    that name the image it attests."""
+    statement = _dumps(
+        {
+            "_type": "https://in-toto.io/Statement/v0.1",
+            "predicateType": "https://slsa.dev/provenance/v0.2",
+            "subject": [{"name": "_", "digest": {"sha256": subject.digest[7:]}}],
+            "predicate": {"builder": {"id": f"portside-test/{seed}"}},
+        }
+    )
+    layer = Blob("application/vnd.in-toto+json", statement)
+    config_doc = {
+        "architecture": "unknown",
+        "os": "unknown",
+        "config": {},
+        "rootfs": {"type": "layers", "diff_ids": [layer.digest]},
+    }
+    config = Blob(OCI_CONFIG, _dumps(config_doc))
+    layer_descriptor = {
+        **layer.descriptor(),
+        "annotations": {"in-toto.io/predicate-type": "https://slsa.dev/provenance/v0.2"},
+    }
+    manifest = {
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "config": config.descriptor(),
+        "layers": [layer_descriptor],
+    }
+    return Image(
+        media_type=OCI_MANIFEST,
+        manifest_bytes=_dumps(manifest),
+        config=config,
+        layers=(layer,),
+        platform={"architecture": "unknown", "os": "unknown"},
+        annotations={
+            "vnd.docker.reference.digest": subject.digest,
+            "vnd.docker.reference.type": "attestation-manifest",
+        },
+    )
+
+
+def with_windows(seed: object) -> Image:
+    """A Docker manifest list of a linux/amd64 image and a windows/amd64 one whose base
+    layer is foreign (named by URL, as Windows base layers on Docker Hub are)."""
+    linux = schema2_image(f"{seed}/linux", layers=1)
+    windows = schema2_image(f"{seed}/windows", layers=1, platform="windows/amd64")
+    base = Blob(
+        "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",
+        _rng(f"{seed}/base").randbytes(512),
+        urls=(f"https://windows-base.invalid/v2/servercore/blobs/{seed}",),
+    )
+    manifest = json.loads(windows.manifest_bytes)
+    manifest["layers"].insert(0, base.descriptor())
+    windows = Image(
+        media_type=DOCKER_MANIFEST,
+        manifest_bytes=_dumps(manifest),
+        config=windows.config,
+        layers=(base, *windows.layers),
+        platform=windows.platform,
+        created=windows.created,
+    )
+    return _index_of([linux, windows], oci=False)
+
+
+def buildx_index(seed: object, platforms: Sequence[str] = ("linux/amd64", "linux/arm64")) -> Image:
+    """An OCI index as `docker buildx build --platform ... --push` writes it: one image per
+    platform, then one attestation manifest (unknown/unknown) per image."""
+    images = oci_index(seed, platforms).children
+    return _index_of([*images, *(_attestation(seed, image) for image in images)])
+
+
+def nested_index(seed: object) -> Image:
+    """An OCI index listing an image and another index (with its own two platforms)."""
+    inner = oci_index(f"{seed}/inner", ("linux/arm64", "linux/arm/v7"))
+    return _index_of([oci_image(f"{seed}/outer", platform="linux/amd64"), inner])
+
+
 class DistributionClient(Protocol):
     """The part of `drivers.distribution`'s client that pushing needs."""
 
@@ -263,7 +377,7 @@ def push_image(
     for child in image.children:
         push_image(client, repository_path, child, None)
     for blob in image.blobs:
-        if not client.blob_exists(repository_path, blob.digest):
+        if not blob.urls and not client.blob_exists(repository_path, blob.digest):
             client.upload_blob(repository_path, blob.data, blob.digest)
     return client.put_manifest(
         repository_path, tag or image.digest, image.manifest_bytes, image.media_type
@@ -307,6 +421,8 @@ def _push_raw(
     for child in image.children:
         _push_raw(session, base, path, child, None)
     for blob in image.blobs:
+        if blob.urls:
+            continue
         if session.head(f"{base}/v2/{path}/blobs/{blob.digest}", timeout=10).status_code == 200:
             continue
         started = session.post(f"{base}/v2/{path}/blobs/uploads/", timeout=10)

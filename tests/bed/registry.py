@@ -179,6 +179,9 @@ def _config(
             "maintenance": {"uploadpurging": {"enabled": False}},
         },
         "http": {"addr": f"127.0.0.1:{port}", "secret": secrets.token_hex(16)},
+        # Foreign (non-distributable) layers named by URL, as Docker Hub accepts them for
+        # Windows images; distribution refuses every URL unless an allow list is given.
+        "validation": {"manifests": {"urls": {"allow": ["^https://"]}}},
     }
     if auth == "htpasswd":
         # Distribution reads only bcrypt entries; cost 4 keeps every Basic request cheap.
