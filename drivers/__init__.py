@@ -8,6 +8,7 @@ Layers, bottom up (each imports only from the ones above it in this list):
     credentials   credential sources: explicit, Docker config (credHelpers, credsStore, auths)
     tlsconfig     SSL contexts: CA bundles, per-registry certs.d (CAs, client certificates)
     proxies       which proxy reaches a host (HTTPS_PROXY, NO_PROXY, ...; pure)
+    httpresponse  one answer over a urllib3 response; its connection back to the pool
     httpclient    HTTP/1.1 on urllib3: pooled connections, proxies, TLS contexts
     auth          auth strategies a transport takes (anonymous, Basic, static token, login)
     challenge     the registry's Basic/Bearer challenge flow as a strategy, token cache
