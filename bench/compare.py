@@ -49,6 +49,12 @@ def _time(command: list[str], env: dict[str, str], cwd: Path) -> float:
     return time.perf_counter() - start
 
 
+def _process_cpu(pid: int) -> float:
+    """CPU seconds (user + system) a running process has used, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _rounds(
     sides: dict[str, Callable[[], float]], rounds: int
 ) -> dict[str, tuple[list[float], list[float]]]:
@@ -137,15 +143,28 @@ def compare(before: Path, after: Path, rounds: int, work: Path) -> list[str]:
         args = [f"{host}/bench/plan", "--keep-tag", r"^t\d*0$", "--keep-last", "50"]
         args += ["--keep-newer-than", "2d", "--dry-run", "--quiet"]
         plans: dict[str, Callable[[], float]] = {}
+        served: dict[str, list[float]] = {name: [] for name in sides}
+
+        def plan(name: str, command: list[str], env: dict[str, str]) -> float:
+            before = _process_cpu(registry.process.pid)
+            wall = _time(command, env, work)
+            served[name].append(_process_cpu(registry.process.pid) - before)
+            return wall
+
         for name, checkout in sides.items():
             command, _ = _portside(checkout, "cleanup", *args)
             side_env = {**env, "PYTHONPATH": str(checkout)}
-            plans[name] = lambda c=command, e=side_env: _time(c, e, work)
+            plans[name] = lambda n=name, c=command, e=side_env: plan(n, c, e)
         load = os.getloadavg()[0]
-        lines += _report(
-            f"cleanup dry run, 10,000 tags, {rounds} rounds (load {load:.1f})",
-            _rounds(plans, rounds),
-        )
+        got = _rounds(plans, rounds)
+        lines += _report(f"cleanup dry run, 10,000 tags, {rounds} rounds (load {load:.1f})", got)
+        cpus = os.cpu_count() or 1
+        for name in sides:
+            client, server = statistics.median(got[name][1]), statistics.median(served[name])
+            lines.append(
+                f"  {name}: registry CPU {server:.3f} s; client + registry over {cpus} CPUs "
+                f"= {(client + server) / cpus:.2f} s, the wall time's floor on an idle machine"
+            )
     lines.append(f"load after {os.getloadavg()[0]:.2f}")
     return lines
 
