@@ -11,7 +11,9 @@ Steps, in order (nothing is created until every check has passed):
    with the CI credentials (through drivers.dockerconfig, mode 0600, atomically);
 5. print the exports (ci_env.shell), and on GitHub append them to `$GITHUB_ENV`.
 
-If anything fails after the directory was made, it is removed again.
+If anything fails after the directory was made, it is removed again; whatever fails, the
+caller (`ci_env.cienv_options`) prints a script that stops the evaluating shell instead
+(`ci_env.cienv_failure`).
 """
 
 from __future__ import annotations
@@ -24,10 +26,16 @@ from pathlib import Path
 
 from ci_env import jobdir
 from ci_env.cienv_options import CiEnvArgs
-from ci_env.shell import Export, Kept, Line, render_env_file, render_script
+from ci_env.shell import Export, Kept, Line, is_safe, render_env_file, render_script
 from drivers import dockerconfig
-from drivers.errors import PortsideError
-from integrations.platform import GITHUB, CiJob, detect_platform, platform_title
+from drivers.errors import InvalidInput, PortsideError
+from integrations.platform import (
+    GITHUB,
+    CiJob,
+    ci_registry_values,
+    detect_platform,
+    platform_title,
+)
 
 # Always exported, even over a value the user set: they are the point of ci-env.
 CONFIG_VARIABLES = ("DOCKER_CONFIG", "PORTSIDE_DOCKER_CONFIG", "REGISTRY_AUTH_FILE")
@@ -37,22 +45,45 @@ _EXTENSIONS = {"sh": "sh", "fish": "fish", "powershell": "ps1"}
 def run(args: CiEnvArgs, environ: Mapping[str, str] | None = None) -> None:
     env = os.environ if environ is None else environ
     if args.cleanup:
-        _cleanup(args, env)
+        from ci_env.cienv_cleanup import cleanup
+
+        cleanup(args, env)
         return
     platform = args.platform or detect_platform(env)
     job = job_for(platform, env, args)
-    source = dockerconfig.config_dir(args.docker_config, env)
+    source = _source(dockerconfig.config_dir(args.docker_config, env))
     config = dockerconfig.load(source)
     if args.verify and job.logins:
         from ci_env.cienv_verify import verify_logins
 
         verify_logins(job, repository(job, env), args.insecure_registry)
-    directory = jobdir.create(jobdir.tmp_base(args.tmp_dir, env, platform), platform, job.job_key)
+    base = jobdir.tmp_base(args.tmp_dir, env, platform)
+    directory = jobdir.create(base, platform, job.job_key, source=source)
+    made = [directory]
     try:
-        _populate(directory, source, config, job, args, env)
+        _populate(made, source, config, job, args, env)
     except BaseException:
-        jobdir.remove(directory)
+        for path in made:
+            jobdir.remove(path)
         raise
+
+
+def _source(found: Path) -> Path:
+    """The Docker config to copy. A job directory (PORTSIDE_DOCKER_CONFIG and DOCKER_CONFIG point
+    at it after a first ci-env in the same shell) is never copied: its job's source is, so a
+    second ci-env gives what the first gave. One that is gone is bad input: the record of its
+    source went with it, and an empty config would silently drop the runner's."""
+    doc = jobdir.marker(found)
+    recorded = doc.get("source") if doc else None
+    if isinstance(recorded, str) and recorded:
+        return Path(recorded)
+    if found.name.startswith(jobdir.PREFIX) and not os.path.lexists(found):
+        raise InvalidInput(
+            f"the Docker config {found} is a job directory that was removed by ci-env --cleanup",
+            hint="unset PORTSIDE_DOCKER_CONFIG and DOCKER_CONFIG (or pass --docker-config) "
+            "to say which config to copy",
+        )
+    return found
 
 
 def job_for(platform: str, env: Mapping[str, str], args: CiEnvArgs) -> CiJob:
@@ -78,12 +109,7 @@ def exports(job: CiJob, directory: Path, env: Mapping[str, str]) -> list[Line]:
         Export("PORTSIDE_DOCKER_CONFIG", str(directory)),
         Export("REGISTRY_AUTH_FILE", str(directory / dockerconfig.CONFIG_FILENAME)),
     ]
-    values = list(job.values)
-    repo = repository(job, env)
-    if repo and job.registry and _host(repo) == _host(job.registry):
-        at = next((i + 1 for i, (n, _) in enumerate(values) if n == "PORTSIDE_REPO"), 0)
-        values.insert(at, ("PORTSIDE_REPO_CONTAINER_REGISTRY", job.platform))
-    for name, value in values:
+    for name, value in [*job.values, *ci_registry_values(job)]:
         lines.append(Kept(name) if env.get(name) else Export(name, value))
     return lines
 
@@ -93,21 +119,26 @@ def _host(text: str) -> str:
 
 
 def _populate(
-    directory: Path,
+    made: list[Path],
     source: Path,
     config: dockerconfig.DockerConfig,
     job: CiJob,
     args: CiEnvArgs,
     env: Mapping[str, str],
 ) -> None:
+    """Fill the job directory `made[0]` and print (or write) the exports; a directory made on
+    the way is appended to `made`, so that the caller removes it too if this fails."""
+    directory = made[0]
     jobdir.copy_tree(source, directory)
     lines = exports(job, directory, env)
+    target = _destination(args, made, job)
     if args.as_env_file:
         text = render_env_file(lines)
     else:
+        # A file is sourced, not split into words: it may carry a comment, stdout may not.
         title = platform_title(job.platform)
         header = f"portside ci-env: job-isolated Docker config for this {title} job"
-        text = render_script(lines, args.shell, header=header)
+        text = render_script(lines, args.shell, header=header if target else "")
     github = job.platform == GITHUB
     if github and env.get("GITHUB_ACTIONS") == "true":
         from integrations.github_files import add_masks
@@ -116,30 +147,47 @@ def _populate(
         # file holds) before the file exists, so no later step can print them unmasked.
         add_masks(_mask_values(job))
     write_config(config, directory, job, login=args.login)
-    if args.as_env_file:
-        for line in lines:
-            if isinstance(line, Kept):
-                sys.stderr.write(f"portside: {line.name} is already set; kept\n")
-    target = _destination(args, directory)
+    for line in lines:
+        if isinstance(line, Kept):
+            sys.stderr.write(f"portside: {line.name} is already set; kept\n")
     if target:
         write_private(target, text)
     if github:
         _github_files(lines, directory, env)
     if target and args.as_file:
-        _stdout(target + "\n")
+        write_stdout(target + "\n")
     elif not target:
-        _stdout(text)
+        write_stdout(text)
 
 
-def _destination(args: CiEnvArgs, directory: Path) -> str | None:
+def _destination(args: CiEnvArgs, made: list[Path], job: CiJob) -> str | None:
     """Where the output goes: `-o FILE`, else (with --as-file) a file in the job directory,
-    else None for stdout."""
+    else None for stdout.
+
+    `. $(portside ci-env --as-file)`, unquoted, splits and globs the path it reads. When the job
+    directory's path would not survive that (a --tmp-dir with spaces), the file goes into a
+    second job directory for this job in a system temp dir whose path does (`jobdir.SCRIPT_BASES`);
+    `--cleanup` removes both.
+    """
     if args.output:
         return args.output
-    if args.as_file:
-        extension = "env" if args.as_env_file else _EXTENSIONS[args.shell]
-        return str(directory / f"env.{extension}")
-    return None
+    if not args.as_file:
+        return None
+    name = "env." + ("env" if args.as_env_file else _EXTENSIONS[args.shell])
+    if is_safe(str(made[0] / name)):
+        return str(made[0] / name)
+    for base in jobdir.SCRIPT_BASES:
+        if is_safe(str(base)) and base.is_dir():
+            try:
+                made.append(jobdir.create(base, job.platform, job.job_key))
+            except PortsideError:
+                continue
+            return str(made[-1] / name)
+    sys.stderr.write(
+        f"portside: note: {made[0]} holds characters that an unquoted $(…) splits; "
+        'quote it: . "$(portside ci-env --as-file)"\n'
+    )
+    return str(made[0] / name)
 
 
 def write_config(
@@ -204,11 +252,11 @@ def write_private(path: str, text: str) -> None:
     except OSError as exc:
         raise PortsideError(
             f"cannot write {path}: {exc.strerror or exc}",
-            hint="choose a writable file for -o (PORTSIDE_OUTPUT)",
+            hint="choose a writable file for -o",
         ) from None
 
 
-def _stdout(text: str) -> None:
+def write_stdout(text: str) -> None:
     # Bytes, so a value holding bytes that are not UTF-8 (os.environ keeps them as surrogates)
     # reaches the shell unchanged.
     sys.stdout.flush()
@@ -218,30 +266,3 @@ def _stdout(text: str) -> None:
         return
     buffer.write(text.encode("utf-8", "surrogateescape"))
     buffer.flush()
-
-
-def _cleanup(args: CiEnvArgs, env: Mapping[str, str]) -> None:
-    named = args.docker_config or env.get("PORTSIDE_DOCKER_CONFIG") or None
-    job = _current_job(env, args)
-    base = jobdir.tmp_base(args.tmp_dir, env, job[0] if job else None)
-    report = jobdir.cleanup(named, base, job)
-    for path in report.removed:
-        _stdout(f"portside: removed {path}\n")
-    for path, reason in report.failed:
-        sys.stderr.write(f"portside: could not remove {path}: {reason}\n")
-    if report.failed:
-        raise PortsideError(
-            f"{len(report.failed)} job director{'y' if len(report.failed) == 1 else 'ies'} "
-            "could not be removed",
-            hint="check their permissions",
-        )
-
-
-def _current_job(env: Mapping[str, str], args: CiEnvArgs) -> tuple[str, str] | None:
-    """(platform, job key) of the job we run in, to find its directory; None outside CI."""
-    try:
-        platform = args.platform or detect_platform(env)
-        job = job_for(platform, env, CiEnvArgs(platform=platform, login=False))
-    except PortsideError:
-        return None
-    return job.platform, job.job_key

@@ -35,6 +35,14 @@ class CiEnvArgs(NamedTuple):
     insecure_registry: tuple[str, ...] = ()
 
 
+# Options without an environment twin: they choose what this one invocation does with its
+# output (print exports, a KEY=VALUE file, a path to source, or clean up instead), which the
+# line the user writes decides. As twins they were a hazard: GitLab's scheduled-cleanup trigger
+# PORTSIDE_CLEANUP=true turned `eval "$(portside ci-env)"` into a cleanup that printed nothing,
+# and PORTSIDE_OUTPUT or PORTSIDE_AS_FILE, set for anything else in the job, would make the
+# documented eval line evaluate nothing, or a file path.
+NO_TWIN = ""
+
 OPTIONS: tuple[OptionSpec, ...] = (
     OptionSpec(
         "shell",
@@ -46,7 +54,7 @@ OPTIONS: tuple[OptionSpec, ...] = (
     OptionSpec(
         "as_env_file",
         ("--as-env-file",),
-        "PORTSIDE_AS_ENV_FILE",
+        NO_TWIN,
         "Print KEY=VALUE lines (GitLab artifacts:reports:dotenv, docker --env-file) "
         "instead of a script.",
         kind="flag",
@@ -54,7 +62,7 @@ OPTIONS: tuple[OptionSpec, ...] = (
     OptionSpec(
         "as_file",
         ("--as-file",),
-        "PORTSIDE_AS_FILE",
+        NO_TWIN,
         "Write the script to a 0600 file in the job directory and print its path: "
         '. "$(portside ci-env --as-file)".',
         kind="flag",
@@ -62,7 +70,7 @@ OPTIONS: tuple[OptionSpec, ...] = (
     OptionSpec(
         "output",
         ("-o", "--output"),
-        "PORTSIDE_OUTPUT",
+        NO_TWIN,
         "Write to FILE (truncated, mode 0600) instead of stdout.",
         metavar="FILE",
     ),
@@ -91,7 +99,7 @@ OPTIONS: tuple[OptionSpec, ...] = (
     OptionSpec(
         "cleanup",
         ("--cleanup",),
-        "PORTSIDE_CLEANUP",
+        NO_TWIN,
         "Remove this job's directory (and portside's own ones older than 24 h) instead.",
         kind="flag",
     ),
@@ -125,16 +133,26 @@ def _run(args: CiEnvArgs) -> None:
     # Imported per call: ci_env.cienv imports this module, and tests replace its `run`.
     from ci_env.cienv import run
 
-    run(args)
+    try:
+        run(args)
+    except SystemExit:
+        raise
+    except BaseException as exc:
+        from ci_env.cienv_failure import print_failure
+
+        print_failure(args, exc)
+        raise
 
 
 CI_ENV = CommandSpec(
     name="ci-env",
     doc="""Give this CI job its own Docker config, and print the exports that use it.
 
-GitLab: eval "$(portside ci-env gitlab)" in before_script, and
+GitLab: eval $(portside ci-env gitlab) (quoted or not) or
+. "$(portside ci-env gitlab --as-file)" in before_script, and
 portside ci-env --cleanup in after_script. GitHub Actions: portside ci-env github
-(also writes $GITHUB_ENV). See docs/ci-env.md.
+(also writes $GITHUB_ENV). On failure it prints `exit CODE` for the shell to run.
+See docs/ci-env.md.
 """,
     arguments=(
         argument(

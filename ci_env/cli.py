@@ -63,6 +63,14 @@ def _lean(args: list[str]) -> bool:
     return True
 
 
+def _cienv_arguments(args: list[str]) -> list[str] | None:
+    """The arguments after `ci-env` when the command is ci-env (after root flags), else None."""
+    for i, arg in enumerate(args):
+        if not arg.startswith("-"):
+            return args[i + 1 :] if arg == "ci-env" else None
+    return None
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; map every error to its exit code (DESIGN.md "Exit codes")."""
     debug = os.environ.get("PORTSIDE_DEBUG", "").lower() in ("1", "true", "yes")
@@ -75,7 +83,15 @@ def main(argv: list[str] | None = None) -> None:
         # Standalone mode lets click report its own usage errors (exit 2) and handle
         # --help and typer.Exit; everything portside raises comes through to us.
         command.main(args=args, prog_name="portside", standalone_mode=True)
-    except SystemExit:
+    except SystemExit as exc:
+        cienv_args = _cienv_arguments(args)
+        if cienv_args is not None and exc.code not in (0, None):
+            # A usage error: the evaluating shell must stop too (ci_env.cienv_failure). A
+            # failed run printed its script already, and reaches us as an exception instead.
+            from ci_env.cienv_failure import print_usage_failure
+
+            code = exc.code if isinstance(exc.code, int) else 2
+            print_usage_failure(cienv_args, os.environ, code)
         raise
     except KeyboardInterrupt:
         sys.exit(130)

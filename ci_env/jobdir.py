@@ -1,8 +1,8 @@
 """The job directory: a fresh 0700 directory per CI job that holds its own Docker config.
 
 A marker file inside proves that portside made it; `cleanup` removes nothing without one. The
-name carries the job, so the after-job step can find it again even when the variables exported
-by the job's script are gone (GitLab runs `after_script` in a new shell).
+name and the marker carry the job, so the after-job step can find it again even when the
+variables exported by the job's script are gone (GitLab runs `after_script` in a new shell).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import shutil
 import stat
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -27,6 +27,9 @@ STALE_AFTER = 24 * 3600.0
 # contexts); see docs/ci-env.md for what this means for the docker CLI.
 SKIPPED = frozenset({"cli-plugins", "buildx", "contexts"})
 CONFIG_FILE = "config.json"
+# Where `--as-file` puts its script when the job directory's own path would not survive
+# `. $(…)` unquoted (see ci_env.cienv._destination); `cleanup` looks there too.
+SCRIPT_BASES = (Path(tempfile.gettempdir()), Path("/tmp"), Path("/var/tmp"), Path("/dev/shm"))
 
 
 def tmp_base(explicit: str | None, environ: Mapping[str, str], platform: str | None) -> Path:
@@ -44,9 +47,9 @@ def job_prefix(platform: str, job_key: str) -> str:
     return f"{PREFIX}{platform}-{job_key}-"
 
 
-def create(base: Path, platform: str, job_key: str) -> Path:
-    """A new 0700 directory under `base`, with the marker. PortsideError (exit 1) if it cannot be
-    made."""
+def create(base: Path, platform: str, job_key: str, *, source: Path | None = None) -> Path:
+    """A new 0700 directory under `base`, with the marker (which records the Docker config
+    `source` it is a copy of). PortsideError (exit 1) if it cannot be made."""
     hint = "pass a writable directory with --tmp-dir (or PORTSIDE_TMP_DIR)"
     try:
         path = Path(tempfile.mkdtemp(prefix=job_prefix(platform, job_key), dir=base))
@@ -58,6 +61,8 @@ def create(base: Path, platform: str, job_key: str) -> Path:
     try:
         os.chmod(path, 0o700)
         doc = {"created_by": _MAKER, "platform": platform, "job": job_key, "created": time.time()}
+        if source is not None:
+            doc["source"] = str(source)
         fd = os.open(path / MARKER, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             json.dump(doc, handle)
@@ -130,45 +135,48 @@ def remove(path: Path) -> None:
 class CleanupReport(NamedTuple):
     removed: tuple[Path, ...] = ()
     failed: tuple[tuple[Path, str], ...] = ()
+    searched: tuple[Path, ...] = ()
 
 
 def cleanup(
     named: str | None,
-    base: Path,
-    job: tuple[str, str] | None = None,
+    bases: Sequence[Path],
+    jobs: Iterable[tuple[str, str]] = (),
     *,
     now: float | None = None,
 ) -> CleanupReport:
-    """Remove the job directory `named`, or this `job`'s (platform, job key) directories in
-    `base`, and portside's own directories in the same place older than STALE_AFTER.
+    """Remove the job directory `named`, the directories of these `jobs` ((platform, job key)
+    pairs, and the job `named` belongs to) in `bases`, the directory `named` is in and
+    SCRIPT_BASES, and portside's own directories in the same places older than STALE_AFTER.
 
     A `named` directory without portside's marker is refused (InvalidInput, exit 2) before
     anything is deleted.
     """
     doomed: list[Path] = []
+    mine = set(jobs)
+    places = list(bases)
     if named:
         path = Path(named).expanduser()
         if os.path.lexists(path):
-            if marker(path) is None:
+            found = marker(path)
+            if found is None:
                 raise InvalidInput(
                     f"{path} was not created by portside ci-env; refusing to remove it",
                     hint="--cleanup only removes job directories that portside made "
                     "(check PORTSIDE_DOCKER_CONFIG / --docker-config)",
                 )
             doomed.append(path)
-        base = path.parent
+            mine.add((found.get("platform"), found.get("job")))
+        places.insert(0, path.parent)
     cutoff = (time.time() if now is None else now) - STALE_AFTER
-    try:
-        candidates = sorted(p for p in base.iterdir() if p.name.startswith(PREFIX))
-    except OSError:
-        candidates = []
-    for path in candidates:
-        found = marker(path)
-        if found is None or path in doomed:
-            continue
-        mine = job is not None and (found.get("platform"), found.get("job")) == job
-        if mine or found["_mtime"] < cutoff:
-            doomed.append(path)
+    searched = list(dict.fromkeys(p for p in [*places, *SCRIPT_BASES] if p.is_dir()))
+    for base in searched:
+        for path in _candidates(base):
+            found = marker(path)
+            if found is None or path in doomed:
+                continue
+            if (found.get("platform"), found.get("job")) in mine or found["_mtime"] < cutoff:
+                doomed.append(path)
     removed: list[Path] = []
     failed: list[tuple[Path, str]] = []
     for path in doomed:
@@ -177,4 +185,11 @@ def cleanup(
             removed.append(path)
         except OSError as exc:
             failed.append((path, exc.strerror or str(exc)))
-    return CleanupReport(tuple(removed), tuple(failed))
+    return CleanupReport(tuple(removed), tuple(failed), tuple(searched))
+
+
+def _candidates(base: Path) -> list[Path]:
+    try:
+        return sorted(p for p in base.iterdir() if p.name.startswith(PREFIX))
+    except OSError:
+        return []

@@ -258,7 +258,7 @@ def typer_option(spec: OptionSpec, default: object = None) -> Any:
         extra.update(min=spec.bounds[0], max=spec.bounds[1])
     option = typer.Option(
         *([decls] if decls else spec.flags),
-        envvar=spec.envvar,
+        envvar=spec.envvar or None,
         help=spec.help,
         # Only a default worth reading is shown: a switch's, or a value's like `oci`.
         show_default=(spec.kind == "switch" and default is not None) or isinstance(default, str),

@@ -1,15 +1,44 @@
 """The exports ci-env prints, as a script for sh, fish or PowerShell, or as `KEY=VALUE` lines.
 
-Every value is quoted so that the shell reads it back byte for byte and nothing in it can run:
+Every value reads back byte for byte in the shell that evaluates the script, and nothing in a
+value can run, whichever way the script is evaluated.
 
-- sh (POSIX, bash, dash, zsh): single quotes, where nothing is special; a `'` is written as
-  `'\\''` (close, escaped quote, reopen).
-- fish: single quotes, where only `\\\\` and `\\'` are escapes.
-- PowerShell: single quotes, where only the quote is special, written twice. PowerShell also
-  takes the typographic quotes U+2018..U+201B as single quotes, so those are doubled too.
+sh (bash, dash, busybox ash, zsh). Users write `eval $(portside ci-env gitlab)` unquoted, as
+well as `eval "$(…)"` and `. "$(… --as-file)"`. Unquoted, the shell splits the output on IFS
+(a run of spaces, tabs and newlines becomes one break), expands each word as a glob pattern,
+and eval joins the words with single spaces before it parses them. So the script:
 
-Comment lines never carry a value (a newline in it would end the comment); they hold fixed text
-and variable names, which are checked against `[A-Za-z_][A-Za-z0-9_]*`.
+- has no comment lines (once joined, a `#` would comment out every later statement); notes
+  about kept variables go to stderr instead;
+- ends every statement with `;`, so the newlines between them may become spaces;
+- holds no whitespace, tab or newline except the breaks between words, and no glob character
+  (`* ? [`).
+
+A value made only of SAFE characters is single-quoted: `export NAME='value';`. Any other value
+is decoded at eval time by the shell's builtin printf, from a single-quoted format in which
+every byte outside SAFE (of the value's UTF-8, or the raw byte that os.environ holds as a
+surrogate) is an octal escape:
+
+    NAME=`printf '\\101\\040\\052_'`; NAME=${NAME%_}; export NAME;
+
+- `%`, `\\` and `'` are escaped too, so the format has no conversion and no quote in it, and
+  so is a leading `-`, which printf would take for an option;
+- the trailing `_` keeps trailing newlines, which command substitution would strip;
+- backquotes rather than `$(…)`: unquoted, `NAME=$(printf` is a word of its own with an
+  unbalanced `(`, which zsh with GLOB_SUBST reports as a bad pattern. Inside backquotes a
+  backslash is literal unless `$`, a backquote or a backslash follows, and none ever does.
+
+printf is a builtin in all four shells, so no program runs, and no part of a value is ever
+parsed as shell code.
+
+fish (`| source`, `eval (…)`): single quotes, where only `\\\\` and `\\'` are escapes; a newline
+is written outside the quotes as fish's `\\n` (`eval (…)` splits the output into lines and
+joins them with spaces), and statements end with `;`.
+
+PowerShell: single quotes, where only the quote is special, written twice. PowerShell also
+takes the typographic quotes U+2018..U+201B as single quotes, so those are doubled too.
+
+Variable names are checked against `[A-Za-z_][A-Za-z0-9_]*`.
 """
 
 from __future__ import annotations
@@ -20,6 +49,10 @@ from typing import NamedTuple
 from drivers.errors import InvalidInput
 
 _POWERSHELL_QUOTES = ("'", "\u2018", "\u2019", "\u201a", "\u201b")
+# Characters that mean nothing to any shell in any position of a word, and survive word
+# splitting and pathname expansion: neither IFS whitespace nor a glob or quote character.
+SAFE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789/._,:@%+=-")
+_FORMAT_SAFE = SAFE - {"%"}  # `%` starts a printf conversion
 
 
 # NamedTuples rather than dataclasses: ci-env's start-up time is budgeted (docs/benchmarks.md)
@@ -40,18 +73,37 @@ class Kept(NamedTuple):
 Line = Export | Kept
 
 
+def is_safe(text: str) -> bool:
+    """True when `text` survives unquoted command substitution (splitting and globbing) as one
+    unchanged word."""
+    return bool(text) and all(char in SAFE for char in text)
+
+
 def quote_sh(value: str) -> str:
     return "'" + value.replace("'", "'\\''") + "'"
 
 
 def quote_fish(value: str) -> str:
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    quoted = "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    return quoted.replace("\n", "'\\n'")
 
 
 def quote_powershell(value: str) -> str:
     for quote in _POWERSHELL_QUOTES:
         value = value.replace(quote, quote * 2)
     return "'" + value + "'"
+
+
+def printf_format(value: str) -> str:
+    """`value` as a printf format that prints it: SAFE characters as they are (but `%`, and a
+    leading `-`, which printf would read as an option), every other byte as `\\NNN`."""
+    out: list[str] = []
+    for i, char in enumerate(value):
+        if char in _FORMAT_SAFE and (i or char != "-"):
+            out.append(char)
+        else:
+            out.extend(f"\\{byte:03o}" for byte in char.encode("utf-8", "surrogateescape"))
+    return "".join(out)
 
 
 def _check_name(name: str) -> str:
@@ -62,11 +114,13 @@ def _check_name(name: str) -> str:
 
 
 def _assign_sh(name: str, value: str) -> str:
-    return f"export {name}={quote_sh(value)}"
+    if all(char in SAFE for char in value):
+        return f"export {name}={quote_sh(value)};"
+    return f"{name}=`printf '{printf_format(value)}_'`; {name}=${{{name}%_}}; export {name};"
 
 
 def _assign_fish(name: str, value: str) -> str:
-    return f"set -gx {name} {quote_fish(value)}"
+    return f"set -gx {name} {quote_fish(value)};"
 
 
 def _assign_powershell(name: str, value: str) -> str:
@@ -78,18 +132,23 @@ SHELLS = tuple(_ASSIGN)
 
 
 def render_script(lines: Sequence[Line], shell: str = "sh", *, header: str = "") -> str:
-    """The script that sets every Export and notes every Kept, for `shell`."""
+    """The script that sets every Export, for `shell` (Kept names are left out).
+
+    `header` becomes a first comment line: only for a script that is sourced from a file,
+    never for one printed to be evaluated (see the module's docstring).
+    """
     assign = _ASSIGN.get(shell)
     if assign is None:
         raise InvalidInput(f"unknown shell {shell!r}", hint="use one of: " + ", ".join(SHELLS))
     out = [f"# {header}"] if header and "\n" not in header and "\r" not in header else []
-    for line in lines:
-        name = _check_name(line.name)
-        if isinstance(line, Kept):
-            out.append(f"# {name} is already set; kept")
-        else:
-            out.append(assign(name, line.value))
+    out += [assign(_check_name(e.name), e.value) for e in lines if isinstance(e, Export)]
     return "".join(f"{text}\n" for text in out)
+
+
+def render_failure(shell: str, code: int) -> str:
+    """The script printed instead of the exports when ci-env fails: it stops the shell that
+    evaluates it with ci-env's exit code (the error itself is on stderr)."""
+    return f"exit {int(code)}\n" if shell == "powershell" else f"exit {int(code)};\n"
 
 
 def env_file_problem(value: str) -> str | None:

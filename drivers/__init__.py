@@ -15,9 +15,8 @@ Layers, bottom up (each imports only from the ones above it in this list):
     retry         retry policy and Retry-After
     transport     HTTP to one host: scheme, the auth strategy's flow, retries, redirects
     distribution  the OCI distribution API on top of a transport
-    contract      the driver Protocol and capability protocols
-    registries    the table of implementations and their detection
-    default, ...  one module per implementation
+    registries/   the implementations: one spec each, the table, detection, the driver
+                  contract, RegistryOptions and native credentials, the drivers
 """
 
 from __future__ import annotations

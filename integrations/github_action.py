@@ -219,10 +219,10 @@ def extras_for(command: str, requested: str, repository: str) -> str:
         return ",".join(chosen)
     if command != "cleanup" or not repository.strip():
         return ""
-    from drivers.registries import IMPLEMENTATIONS, detect
+    from drivers.registries.detection import detect
+    from drivers.registries.table import SPECS
 
-    impl = IMPLEMENTATIONS[detect(repository.strip().split("/")[0]).name]
-    return impl.sdk[1] if impl.sdk else ""
+    return SPECS[detect(repository.strip().split("/")[0]).name].extra or ""
 
 
 def _inputs(environ: Mapping[str, str]) -> dict[str, str]:

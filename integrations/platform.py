@@ -15,16 +15,42 @@ GITLAB = "gitlab"
 GITHUB = "github"
 PLATFORMS = (GITLAB, GITHUB)
 _TITLES = {GITLAB: "GitLab CI", GITHUB: "GitHub Actions"}
+# What ci-env exports about the platform's registry: its host, and which implementation it is.
+# They name one host; every other host is detected as usual (`registry_hints`).
+CI_REGISTRY = "PORTSIDE_CI_REGISTRY"
+CI_REGISTRY_IMPLEMENTATION = "PORTSIDE_CI_REGISTRY_IMPLEMENTATION"
+
+
+def ci_registry_values(job: CiJob) -> list[tuple[str, str]]:
+    """The exports that name the job's platform registry (none when the job has none)."""
+    return (
+        [(CI_REGISTRY, job.registry), (CI_REGISTRY_IMPLEMENTATION, job.platform)]
+        if job.registry
+        else []
+    )
 
 
 def registry_hints(environ: Mapping[str, str]) -> dict[str, str]:
     """Registry hosts the CI platform names, with their implementation.
 
-    In a GitLab job, `$CI_REGISTRY` is a GitLab registry whatever its host name is.
+    - In a GitLab job, `$CI_REGISTRY` is a GitLab registry whatever its host name is.
+    - After ci-env, `$PORTSIDE_CI_REGISTRY` is a `$PORTSIDE_CI_REGISTRY_IMPLEMENTATION` registry
+      (this also reaches commands that run without the platform's variables, such as a later
+      GitHub step reading `$GITHUB_ENV`). An unknown implementation is bad input.
     """
     hints: dict[str, str] = {}
     if environ.get("GITLAB_CI") == "true" and environ.get("CI_REGISTRY"):
-        hints[environ["CI_REGISTRY"]] = "gitlab"
+        hints[environ["CI_REGISTRY"]] = GITLAB
+    host, name = environ.get(CI_REGISTRY), environ.get(CI_REGISTRY_IMPLEMENTATION)
+    if host and name:
+        from drivers.registries.table import SPECS
+
+        if name not in SPECS:
+            raise InvalidInput(
+                f"{CI_REGISTRY_IMPLEMENTATION}={name!r} is not a registry implementation",
+                hint="use one of: " + ", ".join(SPECS) + f" (or unset {CI_REGISTRY})",
+            )
+        hints[host] = name
     return hints
 
 

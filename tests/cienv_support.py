@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import json
 import os
-import shlex
 import subprocess
-import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -110,11 +108,63 @@ def run_portside(
     )
 
 
-_DUMP = (
-    "import json, os, sys\n"
-    "print(json.dumps({n: (os.environb[os.fsencode(n)].hex() if os.fsencode(n) in os.environb"
-    " else None) for n in sys.argv[1:]}))\n"
-)
+# The shells ci-env's sh output is evaluated in, as their command lines; zsh runs as zsh (not in
+# sh emulation), so `eval $(…)` splits on IFS there too.
+SH_SHELLS = {"bash": ["bash"], "dash": ["dash"], "ash": ["busybox", "ash"], "zsh": ["zsh"]}
+# The documented ways to evaluate `portside ci-env ARGS` in them, as users write them.
+SH_FORMS = {
+    "eval-unquoted": "eval $(portside ci-env {args})",
+    "eval-quoted": 'eval "$(portside ci-env {args})"',
+    "dot-quoted": '. "$(portside ci-env {args} --as-file)"',
+    "dot-unquoted": ". $(portside ci-env {args} --as-file)",
+}
+FISH_FORMS = {
+    "pipe-source": "portside ci-env {args} --shell fish | source",
+    "eval": "eval (portside ci-env {args} --shell fish)",
+    "source-file": "source (portside ci-env {args} --shell fish --as-file)",
+}
+BIN = str(ROOT / ".venv" / "bin")
+
+
+class ShellRun:
+    """What one shell program did: exit code, stderr, and the named variables' bytes as the
+    shell left them in its environment (None: unset), when it got as far as `env -0`."""
+
+    def __init__(self, result: subprocess.CompletedProcess[bytes], names: Sequence[str]) -> None:
+        self.code = result.returncode
+        self.stderr = result.stderr.decode("utf-8", "replace")
+        self.stdout, marker, dump = result.stdout.partition(_DUMP_MARKER)
+        self.values: dict[str, bytes | None] | None = None
+        if marker:
+            found = dict(item.partition(b"=")[::2] for item in dump.split(b"\0") if item)
+            self.values = {n: found.get(os.fsencode(n)) for n in names}
+
+
+# Printed before the environment dump, to tell it from what the program printed.
+_DUMP_MARKER = b"--portside-test-env-dump--\n"
+
+
+def run_shell(
+    shell: Sequence[str],
+    program: str | bytes,
+    names: Sequence[str],
+    workdir: Path,
+    *,
+    env: Mapping[str, str] | None = None,
+    fish: bool = False,
+) -> ShellRun:
+    """Run `program` (then a dump of the environment) as a script file in `shell`, in
+    `workdir`, with `portside` on PATH; report the named variables."""
+    tail = f"printf '%s\\n' {_DUMP_MARKER.decode().strip()}; exec env -0"
+    body = program.encode() if isinstance(program, str) else program
+    path = workdir / ("program.fish" if fish else "program.sh")
+    path.write_bytes(body + b"\n" + tail.encode() + b"\n")
+    environ = dict(env) if env is not None else clean_environ()
+    environ["PATH"] = BIN + os.pathsep + environ.get("PATH", os.defpath)
+    result = subprocess.run(
+        [*shell, str(path)], env=environ, capture_output=True, timeout=60, check=False, cwd=workdir
+    )
+    return ShellRun(result, names)
 
 
 def read_back(
@@ -125,41 +175,39 @@ def read_back(
     *,
     env: Mapping[str, str] | None = None,
     dialect: str = "sh",
+    form: str = "source",
 ) -> dict[str, bytes | None]:
-    """Source `script` in `shell`, then report the named variables' bytes as the shell left
-    them in its environment (read by a child process, so it is what later tools see)."""
-    dumper = workdir / "dump_env.py"
-    dumper.write_text(_DUMP)
-    argv = [sys.executable, str(dumper), *names]
-    if dialect == "fish":
-        tail = "exec " + " ".join(_fish_word(a) for a in argv)
-    else:
-        tail = "exec " + " ".join(shlex.quote(a) for a in argv)
-    path = workdir / f"script.{dialect}"
-    path.write_bytes(script + b"\n" + tail.encode() + b"\n")
-    result = subprocess.run(
-        [*shell, str(path)],
-        env=dict(env) if env is not None else clean_environ(),
-        capture_output=True,
-        timeout=60,
-        check=False,
-        cwd=workdir,
-    )
-    assert result.returncode == 0, result.stderr.decode(errors="replace")
-    values = json.loads(result.stdout)
-    return {n: (bytes.fromhex(v) if v is not None else None) for n, v in values.items()}
+    """Evaluate `script` (ci-env's output) in `shell` the way `form` says, then report the named
+    variables' bytes as the shell left them in its environment (read by a child process, so it
+    is what later tools see). Forms: `source` (`. FILE`), `eval-unquoted` (`eval $(cat FILE)`),
+    `eval-quoted` (`eval "$(cat FILE)"`); fish: `source`, `eval` (`eval (cat FILE)`)."""
+    (workdir / "ci-env.out").write_bytes(script)
+    programs = {
+        "source": "source ci-env.out" if dialect == "fish" else ". ./ci-env.out",
+        "eval-unquoted": "eval $(cat ci-env.out)",
+        "eval-quoted": 'eval "$(cat ci-env.out)"',
+        "eval": "eval (cat ci-env.out)",
+    }
+    done = run_shell(shell, programs[form], names, workdir, env=env, fish=dialect == "fish")
+    assert done.code == 0 and done.values is not None, done.stderr
+    return done.values
 
 
-def _fish_word(text: str) -> str:
-    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+# What a shell started by `env -i` sets by itself.
+_SHELL_OWN = frozenset({"PWD", "OLDPWD", "SHLVL", "_"})
 
 
 def exported_values(script: bytes) -> dict[str, str]:
-    """The `export NAME='value'` lines of a sh script, parsed with shlex (POSIX rules)."""
+    """The variables a sh script exports, as dash leaves them after `eval "$(…)"`."""
+    result = subprocess.run(
+        ["env", "-i", "/bin/dash", "-c", 'eval "$1" && exec env -0', "sh", script],
+        capture_output=True,
+        timeout=60,
+        check=True,
+    )
     values: dict[str, str] = {}
-    for word in shlex.split(script.decode("utf-8", "surrogateescape"), comments=True):
-        if word == "export":
-            continue
-        name, _, value = word.partition("=")
-        values[name] = value
+    for item in result.stdout.split(b"\0"):
+        name, eq, value = item.partition(b"=")
+        if eq and name.decode() not in _SHELL_OWN:
+            values[name.decode()] = value.decode("utf-8", "surrogateescape")
     return values

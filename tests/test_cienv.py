@@ -274,7 +274,8 @@ def test_exports_from_a_gitlab_job(capsys, ci):
         "PORTSIDE_DOCKER_CONFIG": job_dir,
         "REGISTRY_AUTH_FILE": job_dir + "/config.json",
         "PORTSIDE_REPO": "registry.example:5000/group/app",
-        "PORTSIDE_REPO_CONTAINER_REGISTRY": "gitlab",
+        "PORTSIDE_CI_REGISTRY": "registry.example:5000",
+        "PORTSIDE_CI_REGISTRY_IMPLEMENTATION": "gitlab",
         "PORTSIDE_ENV": "review-x",
         "PORTSIDE_GIT_COMMIT": GITLAB_JOB["CI_COMMIT_SHA"],
         "PORTSIDE_GIT_BRANCH": "main",
@@ -294,7 +295,9 @@ def test_exports_from_a_github_job(capsys, ci):
     ci.set({**GITHUB_JOB, "GITHUB_REF_TYPE": "tag", "GITHUB_REF_NAME": "v2"})
     values = exported_values(ci_env(capsys, ci).out.encode())
     assert values["PORTSIDE_REPO"] == "ghcr.io/octo-org/hello-world"
-    assert values["PORTSIDE_REPO_CONTAINER_REGISTRY"] == "github"
+    assert values["PORTSIDE_CI_REGISTRY"] == "ghcr.io"
+    assert values["PORTSIDE_CI_REGISTRY_IMPLEMENTATION"] == "github"
+    assert "PORTSIDE_REPO_CONTAINER_REGISTRY" not in values  # it would force every host
     assert values["PORTSIDE_GIT_TAG"] == "v2"
     assert "PORTSIDE_GIT_BRANCH" not in values
     assert values["PORTSIDE_CI_PIPELINE_URL"] == (
@@ -322,11 +325,11 @@ def test_user_set_variables_are_kept_except_the_config_ones(capsys, ci):
     )
     result = ci_env(capsys, ci)
     values = exported_values(result.out.encode())
-    assert "# PORTSIDE_REPO is already set; kept" in result.out
-    assert "# PORTSIDE_GIT_BRANCH is already set; kept" in result.out
+    # Notes go to stderr: a comment line on stdout would swallow the rest of `eval $(…)`.
+    assert "portside: PORTSIDE_REPO is already set; kept" in result.err
+    assert "portside: PORTSIDE_GIT_BRANCH is already set; kept" in result.err
+    assert "#" not in result.out
     assert "PORTSIDE_REPO" not in values and "PORTSIDE_GIT_BRANCH" not in values
-    # The user's repository is not on the CI registry: no implementation is implied.
-    assert "PORTSIDE_REPO_CONTAINER_REGISTRY" not in values
     assert values["DOCKER_CONFIG"] == values["PORTSIDE_DOCKER_CONFIG"] == str(the_job_dir(ci))
     assert values["REGISTRY_AUTH_FILE"] == str(the_job_dir(ci) / "config.json")
 
@@ -334,7 +337,7 @@ def test_user_set_variables_are_kept_except_the_config_ones(capsys, ci):
 def test_shells(capsys, ci):
     ci.set(GITLAB_JOB)
     fish = ci_env(capsys, ci, "--shell", "fish").out
-    assert "set -gx PORTSIDE_REPO 'registry.example:5000/group/app'\n" in fish
+    assert "set -gx PORTSIDE_REPO 'registry.example:5000/group/app';\n" in fish
     powershell = ci_env(capsys, ci, "--shell", "powershell").out
     assert "$env:PORTSIDE_REPO = 'registry.example:5000/group/app'\n" in powershell
     result = ci_env(capsys, ci, "--shell", "csh")

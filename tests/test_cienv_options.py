@@ -96,12 +96,30 @@ def test_deferred_arguments_are_usage_errors(argv, env, environment, capsys):
     assert "Traceback" not in capsys.readouterr().err
 
 
-def test_every_option_has_an_env_twin_and_appears_in_help(capsys, monkeypatch):
+# What this one invocation does with its output is decided by the line the user writes, never
+# by the environment (PORTSIDE_CLEANUP=true is GitLab's scheduled-cleanup trigger).
+NO_TWIN = ("as_env_file", "as_file", "output", "cleanup")
+
+
+def test_every_option_but_the_output_modes_has_an_env_twin_and_appears_in_help(capsys, monkeypatch):
     monkeypatch.setenv("COLUMNS", "250")
     with pytest.raises(SystemExit):
         main(["ci-env", "--help"])
     text = capsys.readouterr().out
     for spec in OPTIONS:
-        assert spec.envvar == "PORTSIDE_" + spec.name.upper() or spec.name == "login"
+        if spec.name in NO_TWIN:
+            assert spec.envvar == ""
+        else:
+            assert spec.envvar == "PORTSIDE_" + spec.name.upper() or spec.name == "login"
         assert spec.flags[-1] in text
     assert "PORTSIDE_LOGIN_TO_REGISTRY" in text
+    for name in NO_TWIN:
+        assert f"PORTSIDE_{name.upper()}" not in text
+
+
+@pytest.mark.parametrize(
+    "variable", ["PORTSIDE_CLEANUP", "PORTSIDE_OUTPUT", "PORTSIDE_AS_FILE", "PORTSIDE_AS_ENV_FILE"]
+)
+def test_output_mode_variables_do_not_change_what_ci_env_does(variable, environment):
+    environment({variable: "true"})
+    assert parse_lean(["gitlab"]) == CiEnvArgs(platform="gitlab")

@@ -50,11 +50,16 @@ def source(tmp_path) -> Path:
     return directory
 
 
-def in_job(script: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    """Run a job script in bash with `portside` on PATH, as a CI runner would."""
+def in_job(
+    script: str,
+    env: dict[str, str],
+    cwd: Path,
+    shell: tuple[str, ...] = ("bash", "-euo", "pipefail"),
+) -> subprocess.CompletedProcess[str]:
+    """Run a job script in `shell` with `portside` on PATH, as a CI runner would."""
     env = {**env, "PATH": f"{Path(PORTSIDE).parent}{os.pathsep}{env['PATH']}"}
     return subprocess.run(
-        ["bash", "-euo", "pipefail", "-c", script],
+        [*shell, "-c", script],
         env=env,
         cwd=cwd,
         capture_output=True,
@@ -66,9 +71,9 @@ def in_job(script: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedP
 
 def test_eval_then_tags_and_skopeo(registry_token, unique_repo, source, tmp_path, require_skopeo):
     seed(registry_token, unique_repo, "1.0", "latest")
-    env = gitlab_env(registry_token, unique_repo, source)
+    env = gitlab_env(registry_token, unique_repo, source, PORTSIDE_TMP_DIR=str(tmp_path))
     script = (
-        'eval "$(portside ci-env gitlab --tmp-dir "$PWD")"\n'
+        "eval $(portside ci-env gitlab)\n"  # the usage line, unquoted'
         'portside tags "$PORTSIDE_REPO"\n'
         'echo "auth-file=$REGISTRY_AUTH_FILE"\n'
     )
@@ -138,6 +143,21 @@ def test_verify_with_a_wrong_token_exits_3(registry_token, unique_repo, source, 
     assert "refused the job's credentials (CI_JOB_TOKEN)" in err
     assert "wrong-token" not in err and "Traceback" not in err
     assert list(jobs.iterdir()) == []  # nothing was created
+
+
+@pytest.mark.parametrize(
+    "line", ["eval $(portside ci-env gitlab --verify)", 'eval "$(portside ci-env gitlab --verify)"']
+)
+def test_refused_credentials_stop_the_job(registry_token, unique_repo, source, tmp_path, line):
+    """The job's script stops at the eval with exit 3, even without -e."""
+    env = gitlab_env(registry_token, unique_repo, source, PORTSIDE_TMP_DIR=str(tmp_path))
+    env["CI_REGISTRY_PASSWORD"] = "wrong-password"
+    for shell in (("sh", "-e"), ("sh",)):
+        done = in_job(f"{line}; echo CONTINUED", env, tmp_path, shell)
+        assert done.returncode == 3, done.stderr
+        assert "CONTINUED" not in done.stdout
+        assert "refused the job's credentials" in done.stderr
+        assert "wrong-password" not in done.stdout + done.stderr
 
 
 def test_copied_helpers_do_not_shadow_the_ci_login(

@@ -201,7 +201,10 @@ def test_git_based_keeping(capsys, docker_config, registry_plain, unique_repo, t
     for index, tag in enumerate(tags):
         push(r, path, oci_image(f"{path}-{index}"), tag)
 
-    result, report = cleanup_json(capsys, f"{r.host}/{path}", "--git-repo", str(git))
+    # The rule reads the live refs from the remote: clean up from a clone, as CI does.
+    checkout = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", str(git), str(checkout)], check=True)
+    result, report = cleanup_json(capsys, f"{r.host}/{path}", "--git-repo", str(checkout))
     assert result.code == 0, result.err
     assert set(by_tag(report, "deleted")) == {"gone-branch", "deadbeef"}
     kept = by_tag(report, "kept")

@@ -1,30 +1,47 @@
 """Quoting round trip: whatever a CI variable holds, the shell that evaluates ci-env's output
-ends up with the same bytes, and nothing in a value ever runs.
+ends up with the same bytes, and nothing in a value ever runs, in every documented way of
+evaluating it.
 
-Real shells do the reading: bash and dash always (Debian has both), fish when it is installed
-(add the `fish` package to the test machine to cover it). PowerShell is not available on the
-test machine; its quoting is checked against the verbatim-string rule of the PowerShell
-language specification instead.
+Real shells do the reading: bash, dash, busybox ash and zsh for the sh output, each with the
+four forms users write (`eval $(…)`, `eval "$(…)"`, `. "$(… --as-file)"`, `. $(… --as-file)`),
+and fish (`| source`, `eval (…)`, `source (… --as-file)`); `make system-deps` installs them.
+PowerShell is not available on the test machine; its quoting is checked against the
+verbatim-string rule of the PowerShell language specification instead.
 """
 
 from __future__ import annotations
 
-import shutil
+import os
 import string
+import uuid
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from ci_env import jobdir
 from ci_env.shell import Export, quote_powershell, render_script
-from tests.cienv_support import GITLAB_JOB, clean_environ, read_back, run_portside
-
-POSIX_SHELLS = [["bash"], ["dash"]]
-FISH = shutil.which("fish")
-needs_fish = pytest.mark.skipif(
-    FISH is None, reason="fish is not installed (apt-get install fish) so fish quoting is not run"
+from tests.cienv_support import (
+    FISH_FORMS,
+    GITLAB_JOB,
+    SH_FORMS,
+    SH_SHELLS,
+    clean_environ,
+    read_back,
+    run_portside,
+    run_shell,
 )
+
+FISH = ["fish", "--no-config"]
+# What an unquoted command substitution leaves alone: no IFS whitespace, glob or quote character.
+UNSPLIT = frozenset(string.ascii_letters + string.digits + "/._,:@%+=-")
+# Variants that make a stray glob character or an unbalanced `(` in the output an error:
+# bash's failglob, and zsh's GLOB_SUBST (globbing of substitution results, as in ksh).
+STRICT_SHELLS = {
+    "bash-failglob": ["bash", "-O", "failglob"],
+    "zsh-globsubst": ["zsh", "-o", "GLOB_SUBST"],
+}
 
 # Job variable -> the variable ci-env exports from it (a tag pipeline: CI_COMMIT_TAG is set).
 SLOTS = {
@@ -67,9 +84,16 @@ def nasty_values(canary: Path) -> list[bytes]:
     return values
 
 
-def chunks(values: list[bytes]) -> list[list[bytes]]:
-    size = len(SLOTS)
-    return [values[i : i + size] for i in range(0, len(values), size)]
+def one_run(values: list[bytes]) -> list[bytes]:
+    """Every nasty value, dealt round-robin into one value per slot (so one ci-env run carries
+    them all), each framed by what matters at a value's ends: leading and trailing spaces,
+    trailing newlines (command substitution strips them), a leading `-` (printf's options), a
+    tab, a quote, a backslash; and one value that is a lone newline."""
+    size = len(SLOTS) - 1
+    dealt = [b"".join(values[i::size]) for i in range(size)]
+    frames = [(b" ", b" "), (b"-", b"\n"), (b"\t", b"\n\n"), (b"'", b"\\"), (b"\\", b"'")]
+    framed = [start + value + end for (start, end), value in zip(frames, dealt, strict=True)]
+    return [*framed, b"\n"]
 
 
 def weird_tmp_dir(tmp_path: Path, canary: Path) -> Path:
@@ -79,15 +103,14 @@ def weird_tmp_dir(tmp_path: Path, canary: Path) -> Path:
     return base
 
 
-def run_job(values: list[bytes], base: Path, source: Path, *shell_args: str) -> bytes:
-    job = {**GITLAB_JOB, **dict(zip(SLOTS, values, strict=False))}
-    env = {**clean_environ(DOCKER_CONFIG=str(source)), **job}
-    result = run_portside("ci-env", "gitlab", "--tmp-dir", str(base), *shell_args, env=env)
-    assert result.returncode == 0, result.stderr.decode(errors="replace")
-    return result.stdout
+def job_environ(values: list[bytes], base: Path, source: Path, job_id: str) -> dict[str, str]:
+    slots = dict(zip(SLOTS, map(os.fsdecode, values), strict=False))
+    job = {**GITLAB_JOB, "CI_JOB_ID": job_id, **slots}
+    return {**clean_environ(DOCKER_CONFIG=str(source), PORTSIDE_TMP_DIR=str(base)), **job}
 
 
-def check(got: dict[str, bytes | None], values: list[bytes], base: Path) -> None:
+def check(got: dict[str, bytes | None] | None, values: list[bytes], base: Path) -> None:
+    assert got is not None
     for slot, value in zip(SLOTS.values(), values, strict=False):
         assert got[slot] == value, slot
     docker_config = got["DOCKER_CONFIG"]
@@ -99,32 +122,81 @@ def check(got: dict[str, bytes | None], values: list[bytes], base: Path) -> None
 NAMES = [*SLOTS.values(), "DOCKER_CONFIG", "REGISTRY_AUTH_FILE"]
 
 
-@pytest.mark.parametrize("shell", POSIX_SHELLS, ids=lambda s: s[0])
-def test_cli_round_trip_in_posix_shells(tmp_path, shell):
+def round_trip(tmp_path: Path, shell: list[str], line: str, *, fish: bool = False) -> None:
+    """The literal `line` in `shell`, with every nasty value, and a job temp dir whose path holds
+    spaces, quotes and a newline."""
     canary = tmp_path / "CANARY-RAN"
     base = weird_tmp_dir(tmp_path, canary)
     source = tmp_path / "docker"
     source.mkdir()
-    for values in chunks(nasty_values(canary)):
-        script = run_job(values, base, source)
-        check(read_back(script, shell, NAMES, tmp_path), values, base)
+    job_id = f"quoting-{uuid.uuid4().hex[:12]}"  # --as-file may put a script dir in /tmp
+    values = one_run(nasty_values(canary))
+    try:
+        env = job_environ(values, base, source, job_id)
+        done = run_shell(shell, line, NAMES, tmp_path, env=env, fish=fish)
+        assert done.code == 0, done.stderr
+        check(done.values, values, base)
+    finally:
+        jobdir.cleanup(None, [base], [("gitlab", job_id)])
     assert not canary.exists()
+    assert [p for p in base.iterdir() if p.name.startswith("portside-ci-env-")] == []
 
 
-@needs_fish
-def test_cli_round_trip_in_fish(tmp_path):
+@pytest.mark.parametrize("form", SH_FORMS)
+@pytest.mark.parametrize("shell", SH_SHELLS)
+def test_cli_round_trip_in_posix_shells(tmp_path, shell, form):
+    round_trip(tmp_path, SH_SHELLS[shell], SH_FORMS[form].format(args="gitlab"))
+
+
+@pytest.mark.parametrize("form", ["eval-unquoted", "dot-unquoted"])
+@pytest.mark.parametrize("shell", STRICT_SHELLS)
+def test_cli_round_trip_unquoted_in_strict_shells(tmp_path, shell, form):
+    round_trip(tmp_path, STRICT_SHELLS[shell], SH_FORMS[form].format(args="gitlab"))
+
+
+@pytest.mark.parametrize("form", FISH_FORMS)
+def test_cli_round_trip_in_fish(tmp_path, form):
+    round_trip(tmp_path, FISH, FISH_FORMS[form].format(args="gitlab"), fish=True)
+
+
+def test_as_file_prints_a_path_that_survives_word_splitting(tmp_path):
+    """With a temp dir whose path would split, --as-file still prints one plain word."""
+    base = weird_tmp_dir(tmp_path, tmp_path / "CANARY")
+    source = tmp_path / "docker"
+    source.mkdir()
+    env = job_environ([], base, source, f"quoting-{uuid.uuid4().hex[:12]}")
+    try:
+        printed = run_portside("ci-env", "gitlab", "--as-file", env=env)
+        assert printed.returncode == 0, printed.stderr
+        path = printed.stdout.decode()
+        assert path.endswith("/env.sh\n") and all(c in UNSPLIT for c in path[:-1]), path
+    finally:
+        run_portside("ci-env", "--cleanup", env=env)
+    assert not Path(path[:-1]).exists()  # --cleanup removed the script's directory too
+
+
+def test_sh_output_has_no_comment_whitespace_or_glob_character(tmp_path):
+    """What unquoted `eval $(…)` would mangle: comment lines, whitespace runs or tabs, newlines
+    between words of a statement, glob characters."""
     canary = tmp_path / "CANARY-RAN"
     base = weird_tmp_dir(tmp_path, canary)
     source = tmp_path / "docker"
     source.mkdir()
-    for values in chunks(nasty_values(canary)):
-        script = run_job(values, base, source, "--shell", "fish")
-        check(read_back(script, [FISH], NAMES, tmp_path, dialect="fish"), values, base)
-    assert not canary.exists()
+    env = job_environ(one_run(nasty_values(canary)), base, source, "42")
+    done = run_portside("ci-env", "gitlab", env={**env, "PORTSIDE_REPO": "kept"})
+    assert done.returncode == 0, done.stderr
+    out = done.stdout.decode("utf-8", "surrogateescape")
+    for line in out.splitlines():
+        assert not line.lstrip().startswith("#") and line.endswith(";"), line
+        assert "  " not in line and "\t" not in line and not set("*?[") & set(line), line
+    assert "PORTSIDE_REPO is already set; kept" in done.stderr.decode()
 
 
 # Any text a variable can hold: no NUL (the environment cannot carry it), no lone surrogates.
-value_text = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"))
+# Bytes that are not UTF-8 come in as os.environ does them: surrogate escapes.
+value_text = st.text(
+    st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00")
+) | st.binary().map(lambda data: data.replace(b"\0", b"").decode("utf-8", "surrogateescape"))
 value_lists = st.lists(value_text, min_size=1, max_size=8)
 
 
@@ -132,26 +204,33 @@ def _exports(values: list[str]) -> list[Export]:
     return [Export(f"V{i}", v) for i, v in enumerate(values)]
 
 
+def _values(values: list[str]) -> list[bytes]:
+    return [v.encode("utf-8", "surrogateescape") for v in values]
+
+
 @settings(
     max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(values=value_lists)
 def test_render_round_trip_property_posix(tmp_path, values):
-    script = render_script(_exports(values), "sh").encode()
-    for shell in POSIX_SHELLS:
-        got = read_back(script, shell, [f"V{i}" for i in range(len(values))], tmp_path)
-        assert [got[f"V{i}"] for i in range(len(values))] == [v.encode() for v in values]
+    script = render_script(_exports(values), "sh").encode("utf-8", "surrogateescape")
+    names = [f"V{i}" for i in range(len(values))]
+    for shell in ("bash", "dash"):
+        for form in ("eval-unquoted", "eval-quoted"):
+            got = read_back(script, SH_SHELLS[shell], names, tmp_path, form=form)
+            assert [got[n] for n in names] == _values(values), (shell, form)
 
 
-@needs_fish
 @settings(
     max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(values=value_lists)
 def test_render_round_trip_property_fish(tmp_path, values):
-    script = render_script(_exports(values), "fish").encode()
-    got = read_back(script, [FISH], [f"V{i}" for i in range(len(values))], tmp_path, dialect="fish")
-    assert [got[f"V{i}"] for i in range(len(values))] == [v.encode() for v in values]
+    script = render_script(_exports(values), "fish").encode("utf-8", "surrogateescape")
+    names = [f"V{i}" for i in range(len(values))]
+    for form in ("source", "eval"):
+        got = read_back(script, FISH, names, tmp_path, dialect="fish", form=form)
+        assert [got[n] for n in names] == _values(values), form
 
 
 # -- PowerShell: the verbatim-string rule ---------------------------------------------------

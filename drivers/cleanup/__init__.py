@@ -3,6 +3,7 @@
 policy      small named keep rules and the deletion candidates, validated once
 policyfile  the YAML policy file (with line numbers in every error), --print-policy
 gitrefs     keep tags named after live git branches, tags and recent commits
+gitview     the git rule's full view: the remote's live refs, or stop (fail closed)
 state       a snapshot of a repository: tags, digests, times, children, referrers
 plan        a pure function (state, policy) → plan, with the safety rules
 execute     deleting a plan: re-read, re-plan, delete in parallel, referrers last

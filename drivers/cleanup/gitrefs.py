@@ -1,8 +1,9 @@
 """Keep tags named after live git refs, as CI pipelines name their images.
 
-From a git repository (run with `git` itself) this reads the live branches (local and
-remote-tracking), the git tags, and the last N commits of each branch, and turns them into
-the tag names CI jobs push:
+From a git repository (run with `git` itself) this reads the live branches and tags (the
+remote's own list, drivers.cleanup.gitview, plus the clone's local and remote-tracking
+branches and tags), and the last N commits of each branch, and turns them into the tag names
+CI jobs push:
 
 * a git tag `v1.2.3` also as `1.2.3`, as semver release images are usually tagged;
 * `$CI_COMMIT_REF_SLUG` (GitLab): the branch or tag name lowercased, everything but a-z and
@@ -15,18 +16,16 @@ the tag names CI jobs push:
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from drivers.cleanup.gitview import git_output, live_refs, require_commits, run_git
 from drivers.cleanup.policy import GitRule, Policy
 from drivers.errors import InvalidInput
 
 _SHA_PREFIX = re.compile(r"^[0-9a-f]{7,40}$")
 _NOT_IN_TAG = re.compile(r"[^A-Za-z0-9_.-]")
-_TIMEOUT = 60
 
 
 def ref_slug(name: str) -> str:
@@ -58,38 +57,22 @@ class GitNames:
         return None
 
 
-def _git(repo: str, *args: str) -> str:
-    try:
-        result = subprocess.run(
-            ["git", "-C", repo, *args],
-            capture_output=True,
-            text=True,
-            timeout=_TIMEOUT,
-            check=False,
-            env={**os.environ, "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"},
-        )
-    except FileNotFoundError:
-        raise InvalidInput(
-            "the git keep rule needs the `git` program, which is not installed",
-            hint="install git, or drop the git rule",
-        ) from None
-    except subprocess.TimeoutExpired:
-        raise InvalidInput(f"git in {repo} did not answer within {_TIMEOUT}s") from None
-    if result.returncode != 0:
-        first = (result.stderr.strip().splitlines() or ["git failed"])[0]
-        raise InvalidInput(
-            f"{repo} is not a usable git repository: {first}",
-            hint="pass --git-repo DIR (or `repo:` in the git rule) naming a git checkout",
-        )
-    return result.stdout
-
-
 def read_git(rule: GitRule, default_repo: str | None = None) -> GitNames:
-    """Read the names `rule` keeps from its repository (`repo`, else `default_repo`, else .)."""
+    """Read the names `rule` keeps from its repository (`repo`, else `default_repo`, else .).
+
+    The live branches and tags are the remote's (drivers.cleanup.gitview), together with the
+    clone's own branches and tags (kept too: the safe side). Raises InvalidInput, before any
+    deletion, when the rule cannot confirm it sees every live branch and tag.
+    """
     repo = rule.repo or default_repo or "."
-    _git(repo, "rev-parse", "--git-dir")
-    refs = _git(repo, "for-each-ref", "--format=%(refname)", "refs/heads", "refs/remotes")
-    branches: dict[str, str] = {}  # branch name -> ref to read commits from
+    git_output(repo, "rev-parse", "--git-dir")
+    live = live_refs(repo)
+    branches: dict[str, str] = {}  # branch name -> commit or ref to read commits from
+    for name, sha in live.branches.items():
+        if rule.branches.matches(name):
+            branches[name] = sha
+    require_commits(repo, branches)
+    refs = git_output(repo, "for-each-ref", "--format=%(refname)", "refs/heads", "refs/remotes")
     for ref in refs.split():
         if ref.startswith("refs/heads/"):
             name = ref[len("refs/heads/") :]
@@ -104,20 +87,20 @@ def read_git(rule: GitRule, default_repo: str | None = None) -> GitNames:
     for name in branches:
         _add(names, name, f"branch {name}")
     if rule.tags:
-        for tag in _git(repo, "for-each-ref", "--format=%(refname:strip=2)", "refs/tags").split():
+        local = git_output(repo, "for-each-ref", "--format=%(refname:strip=2)", "refs/tags")
+        for tag in dict.fromkeys([*live.tags, *local.split()]):
             _add(names, tag, f"git tag {tag}")
             if re.match(r"^v\d", tag):  # semver release tags are pushed without the v
                 _add(names, tag[1:], f"git tag {tag}")
     commits: dict[str, str] = {}
     heads = [*branches.items(), ("HEAD", "HEAD")]  # HEAD: the checkout CI built (detached)
     for name, ref in heads:
-        try:
-            listed = _git(repo, "rev-list", f"--max-count={rule.commits_per_branch}", ref, "--")
-        except InvalidInput:
+        listed = run_git(repo, "rev-list", f"--max-count={rule.commits_per_branch}", ref, "--")
+        if listed.returncode != 0:
             if name == "HEAD":
                 continue  # an empty repository has no HEAD commit yet
-            raise
-        for sha in listed.split():
+            raise InvalidInput(f"git cannot read the commits of branch {name} in {repo}")
+        for sha in listed.stdout.split():
             commits.setdefault(sha, name)
     return GitNames(repo, names, commits)
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `make demo`, ci-env part: a simulated GitLab CI job gets its own Docker config from
-# `eval "$(portside ci-env gitlab)"`, lists tags through it with portside and with skopeo (which
+# `eval $(portside ci-env gitlab)` (the usage line, unquoted), lists tags through it with portside and with skopeo (which
 # sees nothing but REGISTRY_AUTH_FILE), then cleans up as after_script would.
 #
 # tests/bed/demo.sh sources this with host, user, password, PORTSIDE, PY and work set (and the
@@ -26,10 +26,12 @@ step "ci-env: a simulated GitLab CI job gets its own Docker config"
   mkdir -p "$DOCKER_CONFIG" "$PORTSIDE_TMP_DIR"
   PATH="$(cd "$(dirname "$PORTSIDE")" && pwd):$PATH"
 
-  printf '$ eval "$(portside ci-env gitlab)"\n'
+  printf '$ eval $(portside ci-env gitlab)\n'
   exports=$(portside ci-env gitlab)
   printf '%s\n' "$exports" | sed 's/^/    /'
-  eval "$exports"
+  # shellcheck disable=SC2086  # unquoted on purpose: the usage line splits the output too
+  eval $exports
+  printf '# read back: PORTSIDE_GIT_BRANCH=%s\n' "$PORTSIDE_GIT_BRANCH"
 
   printf '$ ls -la "$DOCKER_CONFIG"\n'
   ls -la "$DOCKER_CONFIG" | sed 's/^/    /'
