@@ -222,7 +222,9 @@ def extras_for(command: str, requested: str, repository: str) -> str:
     from drivers.registries.detection import detect
     from drivers.registries.table import SPECS
 
-    return SPECS[detect(repository.strip().split("/")[0]).name].extra or ""
+    spec = SPECS[detect(repository.strip().split("/")[0]).name]
+    # Only a native driver imports its SDK; without one, `default` serves the registry.
+    return (spec.extra or "") if spec.driver else ""
 
 
 def _inputs(environ: Mapping[str, str]) -> dict[str, str]:
