@@ -7,13 +7,15 @@ when a bar is drawn.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from ci_env.options import (
     DOCKER_CONFIG,
     IMPLEMENTATION,
     INSECURE_REGISTRY,
     JSON,
+    credential_options,
+    given_credentials,
     registry_options,
 )
 from ci_env.table import CommandSpec, OptionSpec, argument
@@ -37,12 +39,9 @@ class CleanupArgs(NamedTuple):
     docker_config: str | None = None
     insecure_registry: tuple[str, ...] = ()
     repo_container_registry: str | None = None
-    repo_docker_hub_token: str | None = None
-    repo_docker_hub_username: str | None = None
-    repo_docker_hub_password: str | None = None
-    repo_harbor_username: str | None = None
-    repo_harbor_password: str | None = None
-    repo_quay_token: str | None = None
+    # The native drivers' credential options given on the command line: (flag, value). The
+    # options come from the registry specs (`ci_env.options.credential_options`).
+    credentials: tuple[tuple[str, str], ...] = ()
 
 
 def cleanup(args: CleanupArgs) -> None:
@@ -76,14 +75,7 @@ def cleanup(args: CleanupArgs) -> None:
                 args.docker_config,
                 args.insecure_registry,
                 args.repo_container_registry,
-                {
-                    "docker_hub_token": args.repo_docker_hub_token,
-                    "docker_hub_username": args.repo_docker_hub_username,
-                    "docker_hub_password": args.repo_docker_hub_password,
-                    "harbor_username": args.repo_harbor_username,
-                    "harbor_password": args.repo_harbor_password,
-                    "quay_token": args.repo_quay_token,
-                },
+                dict(args.credentials),
             ),
             dry_run=args.dry_run,
             jobs=args.jobs,
@@ -107,7 +99,38 @@ def _option(name: str, flag: str, help: str, **kind: str) -> OptionSpec:
     return OptionSpec(name, (flag,), envvar, help, **kind)
 
 
-CLEANUP = CommandSpec(
+class _Args:
+    """`CleanupArgs` from what typer read: the credential options' values (by option name)
+    go into `credentials`, by flag. `ci_env.table.typer_command` asks it for
+    `_field_defaults`, as of a NamedTuple, and calls it with every value."""
+
+    @property
+    def _field_defaults(self) -> dict[str, Any]:
+        fields = {k: v for k, v in CleanupArgs._field_defaults.items() if k != "credentials"}
+        return {**fields, **{spec.name: None for spec in credential_options()}}
+
+    def __call__(self, **values: Any) -> CleanupArgs:
+        given = given_credentials(values)
+        names = {spec.name for spec in credential_options()}
+        rest = {k: v for k, v in values.items() if k not in names}
+        return CleanupArgs(**rest, credentials=tuple(given.items()))
+
+
+class _Cleanup(CommandSpec):
+    """The cleanup table. Its `--repo-…` credential options are generated from the registry
+    specs each time a parser reads the table, so an implementation registered later (a
+    plugin, a test's) has its options too, and nothing here names a driver."""
+
+    @property
+    def options(self) -> tuple[OptionSpec, ...]:
+        return (*self._options, *credential_options())
+
+    @options.setter
+    def options(self, value: tuple[OptionSpec, ...]) -> None:
+        self._options = value
+
+
+CLEANUP = _Cleanup(
     name="cleanup",
     doc="""Delete tags by policy. A tag is deleted when it is a candidate and no keep rule
     keeps it; `latest` is kept unless the policy names it. See docs/cleanup.md.""",
@@ -173,39 +196,7 @@ CLEANUP = CommandSpec(
         DOCKER_CONFIG,
         INSECURE_REGISTRY,
         IMPLEMENTATION,
-        # The native drivers' own credentials (DESIGN "Native credentials"). The env twins
-        # keep secrets out of process listings; the flags are for local use.
-        _option(
-            "repo_docker_hub_token",
-            "--repo-docker-hub-token",
-            "Docker Hub API token (JWT) for deleting tags; prefer the env twin.",
-        ),
-        _option(
-            "repo_docker_hub_username",
-            "--repo-docker-hub-username",
-            "Docker Hub user, to log in to the Hub API (with the password).",
-        ),
-        _option(
-            "repo_docker_hub_password",
-            "--repo-docker-hub-password",
-            "Docker Hub password or personal access token; prefer the env twin.",
-        ),
-        _option(
-            "repo_harbor_username",
-            "--repo-harbor-username",
-            "Harbor user or robot account, for the Harbor API (with the password).",
-        ),
-        _option(
-            "repo_harbor_password",
-            "--repo-harbor-password",
-            "Harbor password or robot secret; prefer the env twin.",
-        ),
-        _option(
-            "repo_quay_token",
-            "--repo-quay-token",
-            "Quay OAuth or robot token for deleting tags; prefer the env twin.",
-        ),
     ),
-    args=CleanupArgs,
+    args=_Args(),
     run=cleanup,
 )

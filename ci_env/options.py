@@ -37,24 +37,46 @@ JSON = OptionSpec(
 )
 
 
+def credential_options() -> tuple[OptionSpec, ...]:
+    """The `--repo-…` options of every registry spec registered now (drivers/registries), as
+    table entries. typer takes them from the command line only: their env
+    twins, and every other source, are read by `resolve_native_credentials`, the one place of
+    their precedence, so the help names each twin itself."""
+    from drivers.registries.table import credential_options as declared
+
+    return tuple(
+        OptionSpec(option.name, (option.flag,), "", f"{option.help} Env: {option.envvar}.")
+        for option in declared()
+    )
+
+
+def given_credentials(values: Mapping[str, object]) -> dict[str, str]:
+    """The credential options set on the command line, by flag, out of a command's parsed
+    values (by option name)."""
+    from drivers.registries.table import credential_options as declared
+
+    return {o.flag: str(values[o.name]) for o in declared() if values.get(o.name)}
+
+
 def registry_options(
     docker_config: str | None,
     insecure: Iterable[str] | None,
     implementation: str | None,
-    native_credentials: Mapping[str, str | None] | None = None,
+    credential_options: Mapping[str, str] | None = None,
 ):
-    """The `RegistryOptions` for what the user passed; an unknown implementation is bad input."""
-    from drivers.registries import RegistryOptions
-    from drivers.registries import implementation as check_name
+    """The `RegistryOptions` for what the user passed; an unknown implementation is bad input.
+    `credential_options`: the native drivers' options given on the command line, by flag."""
+    from drivers.registries.options import RegistryOptions
+    from drivers.registries.table import spec_named
     from integrations.platform import registry_hints
 
     if implementation:
-        check_name(implementation)  # an unknown name is bad input before any network I/O
+        spec_named(implementation)  # an unknown name is bad input before any network I/O
     hosts = frozenset(h for value in insecure or [] for h in value.replace(",", " ").split())
     return RegistryOptions(
         docker_config=docker_config,
         insecure_registries=hosts,
         implementation=implementation,
         known_hosts=registry_hints(os.environ),
-        native_credentials={k: v for k, v in (native_credentials or {}).items() if v},
+        credential_options=dict(credential_options or {}),
     )

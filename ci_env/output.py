@@ -68,6 +68,11 @@ def implementations(table: list[dict[str, Any]], *, as_json: bool) -> None:
     message("Tag deletion:")
     for row in table:
         message(f"  {row['name']:<12} {row['deletes_by']}")
+    message("")
+    message("Credential options (each with its env twin):")
+    for row in table:
+        for option in row["credential_options"]:
+            message(f"  {row['name']:<12} {option['flag']:<28} ${option['env']}")
 
 
 def detection(result: dict[str, Any], *, as_json: bool) -> None:

@@ -7,15 +7,16 @@ Layers, bottom up (each imports only from the ones above it in this list):
     dockerconfig  read and write Docker's config.json (the one place that does)
     credentials   credential sources: explicit, Docker config (credHelpers, credsStore, auths)
     tlsconfig     SSL contexts: CA bundles, per-registry certs.d (CAs, client certificates)
-    httpclient    HTTP/1.1 on http.client: pooled connections, proxies
+    proxies       which proxy reaches a host (HTTPS_PROXY, NO_PROXY, ...; pure)
+    httpresponse  one answer over a urllib3 response; its connection back to the pool
+    httpclient    HTTP/1.1 on urllib3: pooled connections, proxies, TLS contexts
     auth          auth strategies a transport takes (anonymous, Basic, static token, login)
     challenge     the registry's Basic/Bearer challenge flow as a strategy, token cache
     retry         retry policy and Retry-After
     transport     HTTP to one host: scheme, the auth strategy's flow, retries, redirects
     distribution  the OCI distribution API on top of a transport
-    contract      the driver Protocol and capability protocols
-    registries    the table of implementations and their detection
-    default, ...  one module per implementation
+    registries/   the implementations: one spec each, the table, detection, the driver
+                  contract, RegistryOptions and native credentials, the drivers
 """
 
 from __future__ import annotations

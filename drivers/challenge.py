@@ -121,6 +121,14 @@ class RegistryChallengeAuth(Auth):
             hint=f"check the user and password, then `portside login {self.registry}` again",
         )
 
+    def expect(self, header: str) -> None:
+        """Take the `WWW-Authenticate` of the unauthenticated `/v2/` answer as this registry's
+        challenge, before any request: the first one then answers it at once rather than
+        after its own 401, so the ping that detection makes costs no extra round trip."""
+        challenge = parse_challenge(header)
+        if self._challenge is None and challenge and challenge.scheme in ("basic", "bearer"):
+            self._challenge = challenge
+
     def auth_flow(self, request: Request) -> Flow:
         key = tuple(sorted(request.scopes))
         header = yield from self._cached(key)

@@ -38,8 +38,9 @@ class Ping:
 class DistributionClient:
     """Registry v2 operations on one registry."""
 
-    def __init__(self, transport: Transport) -> None:
+    def __init__(self, transport: Transport, *, ping: Ping | None = None) -> None:
         self.transport = transport
+        self._ping = ping  # the answer to `GET /v2/` when detection has read it already
 
     @property
     def registry(self) -> str:
@@ -54,14 +55,19 @@ class DistributionClient:
     # -- registry ------------------------------------------------------------------------
 
     def ping(self) -> Ping:
-        """`GET /v2/` without credentials; fails unless the host speaks the registry API."""
+        """`GET /v2/` without credentials; fails unless the host speaks the registry API.
+        Asked once: the answer is kept."""
+        if self._ping is not None:
+            return self._ping
         response = self.transport.request("GET", "/v2/", authenticate=False)
         headers = dict(response.headers)
         if is_html(response):
             raise not_a_registry(response)
         if response.status_code not in (200, 401):
             self._check(response, 200, 401, what=f"{self.registry} /v2/")
-        return Ping(response.status_code, headers)
+        response.close()
+        self._ping = Ping(response.status_code, headers)
+        return self._ping
 
     def check_login(self) -> None:
         """Authenticate against `/v2/`, raising Unauthorized when the credentials are refused."""

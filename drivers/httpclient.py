@@ -1,51 +1,63 @@
-"""HTTP/1.1 on the standard library: pooled keep-alive connections, proxies, TLS contexts.
+"""HTTP/1.1 on urllib3: one request in, one response out, over pooled connections.
 
-This is the layer under `drivers.transport`. It sends one request and returns one response;
-auth challenges, retries and redirects are the transport's. It is built on `http.client`
-rather than `requests` because the registry commands are budgeted (docs/benchmarks.md):
-`requests` costs about 0.15 s of imports and 1 ms of client CPU per request, which a
-10,000-tag cleanup plan and a sub-second pull cannot afford. `http.client` costs about 45 ms
-of imports and 0.35 ms per request.
+This is the layer under `drivers.transport`, which owns auth challenges, retries and
+redirects; urllib3's own retries and redirects are therefore off, and its body decoding is
+used only for a response that declares a `Content-Encoding`. What this layer adds on top:
 
-What it does that `http.client` alone does not:
-
-* **Connection reuse.** Idle keep-alive connections are pooled per (scheme, host, port) and
-  shared by threads. A response gives its connection back when its body has been read to
-  the end. A pooled connection the server has closed meanwhile is noticed before reuse, and a
-  request that dies on a reused connection before any answer is sent again once on a fresh
-  one (when its body can be replayed), as browsers and urllib3 do.
-* **Proxies**, read from the environment once per client, with the usual names
-  (`HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY`, `NO_PROXY`, upper or lower case). HTTPS goes
-  through a `CONNECT` tunnel. Loopback hosts never use a proxy, as in Go's
-  `ProxyFromEnvironment`, which docker and skopeo use.
-* **TLS** settings per registry host come from `drivers.tlsconfig`: CA bundles, and the
-  `certs.d` directories docker, podman and skopeo read.
+* **Connections** are pooled per (scheme, host, port, TLS context) by one urllib3
+  `PoolManager` per proxy, shared by the transfer's worker threads. A request that dies on a
+  reused keep-alive connection before any answer (the server closed it meanwhile) is sent
+  once more on a fresh one when its body can be replayed, as browsers do.
+* **Proxies** from the environment (`drivers.proxies`): `http://` and `https://` proxies
+  (plain HTTP absolute-form, HTTPS through `CONNECT`), and SOCKS5 when PySocks is installed.
+  Proxy credentials travel only in `Proxy-Authorization` (or the SOCKS handshake); no URL,
+  log line or error carries them.
+* **TLS** settings per registry host come from `drivers.tlsconfig` (CA bundles, certs.d CAs
+  and client certificates), passed to urllib3 as its `ssl_context`.
+* **Errors** come out as the standard library's: `ssl.SSLError` for TLS, `OSError` (or
+  `http.client.HTTPException`) for the rest, `ProxyError` when the proxy itself failed, so
+  callers need not know urllib3.
+* `--debug` logs one redacted line per exchange; urllib3's own debug lines, which print
+  URLs unredacted, are silenced.
 """
 
 from __future__ import annotations
 
 import base64
+import functools
 import http.client
 import logging
-import os
-import select
 import threading
-import zlib
-from collections.abc import Iterable, Iterator, Mapping
-from typing import Any, NamedTuple
-from urllib.parse import unquote, urlsplit
+import warnings
+from collections.abc import Iterable, Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+import urllib3
+from urllib3.exceptions import ConnectTimeoutError, HTTPError, InsecureRequestWarning
 
 from drivers.errors import InvalidInput, redact_url
-from drivers.reference import is_loopback, split_host_port
+from drivers.httpresponse import Response, standard_error
+from drivers.proxies import Proxy, ProxyConfig
+from drivers.reference import split_host_port
 from drivers.tlsconfig import tls_context
 
 log = logging.getLogger("portside.http")
+if logging.getLogger("urllib3").level == logging.NOTSET:
+    logging.getLogger("urllib3").setLevel(logging.WARNING)
+# Unverified TLS only happens for hosts the user named with --insecure-registry.
+warnings.filterwarnings("ignore", category=InsecureRequestWarning)
 
-_MAX_IDLE = 32  # idle connections kept per (scheme, host, port); parallel jobs top out at 64
-_DRAIN_LIMIT = 64 << 10  # a small unread body is drained so its connection can be reused
-_BLOCK = 1 << 20  # socket write size for streamed request bodies (the default is 8 KiB)
+_POOL_SIZE = 32  # connections kept per pool; parallel jobs top out at 64
+_NUM_POOLS = 32  # pools per manager: registry, token realms, redirect targets
+_BLOCK = 1 << 20  # socket write size for streamed request bodies (urllib3's default: 16 KiB)
 # A reused connection that fails with one of these before any answer was read is stale.
 _STALE = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError)
+# Off: the transport retries and follows redirects. One instance, so that urllib3 does not
+# build (and log) a Retry per request; it is never changed, `increment` makes new ones.
+_NO_RETRIES = urllib3.Retry(total=False, redirect=False)
+
+__all__ = ["HTTPClient", "ProxyConfig", "ProxyError", "Response", "basic_authorization"]
 
 
 def basic_authorization(username: str, password: str) -> str:
@@ -54,171 +66,13 @@ def basic_authorization(username: str, password: str) -> str:
     return f"Basic {token}"
 
 
-# -- proxies ------------------------------------------------------------------------------
+class ProxyError(OSError):
+    """The proxy could not be reached, or its TLS or SOCKS handshake failed."""
 
-
-class Proxy(NamedTuple):
-    host: str
-    port: int
-    authorization: str | None  # Proxy-Authorization, from the proxy URL's userinfo
-
-
-def _env(environ: Mapping[str, str], name: str) -> str:
-    return (environ.get(name.lower()) or environ.get(name.upper()) or "").strip()
-
-
-def _parse_proxy(url: str, variable: str) -> Proxy:
-    parts = urlsplit(url if "://" in url else f"http://{url}")
-    if parts.scheme != "http" or not parts.hostname:
-        raise InvalidInput(
-            f"{variable} is not a usable proxy URL: only http:// proxies are supported",
-            hint=f"set {variable}=http://HOST:PORT (HTTPS still goes end to end through it)",
-        )
-    authorization = None
-    if parts.username is not None:
-        authorization = basic_authorization(unquote(parts.username), unquote(parts.password or ""))
-    return Proxy(parts.hostname, parts.port or 80, authorization)
-
-
-class ProxyConfig:
-    """The proxy settings of the environment, read once."""
-
-    def __init__(self, environ: Mapping[str, str] | None = None) -> None:
-        environ = os.environ if environ is None else environ
-        self._urls: dict[str, tuple[str, str]] = {}
-        for scheme in ("http", "https"):
-            for name in (f"{scheme}_proxy", "all_proxy"):
-                if value := _env(environ, name):
-                    self._urls[scheme] = (value, name.upper())
-                    break
-        self._no_proxy = [
-            entry.strip().lower() for entry in _env(environ, "no_proxy").split(",") if entry.strip()
-        ]
-
-    def for_url(self, scheme: str, host: str, port: int) -> Proxy | None:
-        """The proxy to reach `host` with, or None for a direct connection."""
-        found = self._urls.get(scheme)
-        if found is None or is_loopback(host) or self._bypassed(host, port):
-            return None
-        return _parse_proxy(*found)
-
-    def _bypassed(self, host: str, port: int) -> bool:
-        host = host.lower().strip("[]")
-        for entry in self._no_proxy:
-            if entry == "*":
-                return True
-            name, _, entry_port = entry.rpartition(":") if _has_port(entry) else (entry, "", "")
-            if entry_port and entry_port != str(port):
-                continue
-            name = name.strip("[]").lstrip("*")
-            if not name:
-                continue  # ":5000" or "[]": nothing to match
-            if "/" in name and _in_network(host, name):
-                return True
-            if host == name.lstrip(".") or host.endswith(name if name[0] == "." else f".{name}"):
-                return True
-        return False
-
-
-def _has_port(entry: str) -> bool:
-    head, sep, tail = entry.rpartition(":")
-    return bool(sep) and tail.isdigit() and (head.endswith("]") or ":" not in head)
-
-
-def _in_network(host: str, cidr: str) -> bool:
-    import ipaddress
-
-    try:
-        return ipaddress.ip_address(host) in ipaddress.ip_network(cidr, strict=False)
-    except ValueError:
-        return False
-
-
-# -- responses ----------------------------------------------------------------------------
-
-
-class Response:
-    """One answer. Read the body with `read`, `iter_content`, `content` or `json`; the
-    connection goes back to the pool when the body is done, or is closed by `close`."""
-
-    def __init__(self, raw: http.client.HTTPResponse, method: str, url: str, release: Any) -> None:
-        self.raw = raw
-        self.method = method
-        self.url = url
-        self.status_code = raw.status
-        self.headers = raw.headers  # case-insensitive `get`
-        self._release = release  # called once with True (reusable) or False
-        self._content: bytes | None = None
-        encoding = (self.headers.get("Content-Encoding") or "identity").strip().lower()
-        self._decoder = None
-        if encoding in ("gzip", "x-gzip", "deflate"):
-            self._decoder = zlib.decompressobj(16 + zlib.MAX_WBITS if "gzip" in encoding else 0)
-        if method == "HEAD" or raw.length == 0 or self.status_code in (204, 304):
-            self._finish()
-
-    def _finish(self) -> None:
-        if self._release is not None:
-            release, self._release = self._release, None
-            try:
-                rest = self.raw.read()  # empty; lets http.client mark the response closed
-            except (http.client.HTTPException, OSError):
-                rest = b"x"
-            release(not rest and not self.raw.will_close)
-
-    def read(self, amount: int) -> bytes:
-        """Up to `amount` bytes of the body (decoded); b"" at the end."""
-        if self._release is None and self._content is None:
-            return b""
-        chunk = self.raw.read(amount)
-        if not chunk:
-            self._finish()
-            return self._decoder.flush() if self._decoder else b""
-        return self._decoder.decompress(chunk) if self._decoder else chunk
-
-    def iter_content(self, chunk_size: int = 1 << 20) -> Iterator[bytes]:
-        while chunk := self.read(chunk_size):
-            yield chunk
-
-    @property
-    def content(self) -> bytes:
-        if self._content is None:
-            self._content = b"".join(self.iter_content())
-        return self._content
-
-    @property
-    def text(self) -> str:
-        return self.content.decode("utf-8", "replace")
-
-    def json(self) -> Any:
-        import json
-
-        return json.loads(self.content)
-
-    def close(self) -> None:
-        """Done with the response: keep the connection when the rest of the body is small."""
-        if self._release is None:
-            return
-        length = self.raw.length
-        if length is not None and length <= _DRAIN_LIMIT and not self.raw.chunked:
-            try:
-                self.raw.read()
-            except (http.client.HTTPException, OSError):
-                pass
-            else:
-                self._finish()
-                return
-        release, self._release = self._release, None
-        self.raw.close()
-        release(False)
-
-
-# -- the client ---------------------------------------------------------------------------
-
-
-class _Key(NamedTuple):
-    scheme: str
-    host: str
-    port: int
+    def __init__(self, proxy: Proxy, reason: BaseException) -> None:
+        super().__init__(f"{proxy.describe()}: {reason}")
+        self.proxy = proxy.describe()
+        self.reason = reason
 
 
 class HTTPClient:
@@ -234,7 +88,10 @@ class HTTPClient:
         self.verify = verify
         self.timeout = timeout
         self.proxies = proxies or ProxyConfig()
-        self._idle: dict[_Key, list[http.client.HTTPConnection]] = {}
+        self._managers: dict[Proxy | None, urllib3.PoolManager] = {}
+        # The manager's pool for each destination, looked up once: urllib3's lookup (pool
+        # key, LRU, TLS context) costs more than the rest of a small request's client work.
+        self._pools: dict[tuple[str, str, int, Proxy | None], Any] = {}
         self._lock = threading.Lock()
 
     def request(
@@ -246,89 +103,105 @@ class HTTPClient:
     ) -> Response:
         """Send one request to an absolute URL and return the answer (any status).
 
-        Network failures raise `OSError` or `http.client.HTTPException`; `ssl.SSLError` is an
-        `OSError`.
+        Network failures raise `OSError` (`ProxyError` when the proxy failed) or
+        `http.client.HTTPException`; `ssl.SSLError` is an `OSError`.
         """
         parts = urlsplit(url)
         scheme = parts.scheme
-        default_port = 443 if scheme == "https" else 80
-        key = _Key(scheme, parts.hostname or "", parts.port or default_port)
-        target = parts.path or "/"
-        if parts.query:
-            target += f"?{parts.query}"
+        host = parts.hostname or ""
+        port = parts.port or (443 if scheme == "https" else 80)
+        proxy = self.proxies.for_url(scheme, host, port)
+        pool = self._pool(scheme, host, port, proxy)
+        if proxy is not None and proxy.forwards(scheme):
+            target = url  # a plain-HTTP request through an HTTP(S) proxy names the whole URL
+        else:
+            target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        sent = headers if isinstance(headers, dict) else dict(headers)
         replayable = body is None or isinstance(body, bytes | bytearray)
-        proxy = self.proxies.for_url(scheme, key.host, key.port)
-        sent = dict(headers)
-        if proxy is not None and scheme == "http":
-            target = url  # a plain-HTTP proxy takes the absolute URL
-            if proxy.authorization:
-                sent["Proxy-Authorization"] = proxy.authorization
-        while True:
-            conn, reused = self._connection(key, proxy)
+        for _ in range(_POOL_SIZE + 1):  # each stale connection leaves the pool as it fails
             try:
-                conn.request(method, target, body=body, headers=sent)
-                raw = conn.getresponse()
-            except _STALE:
-                conn.close()
-                if reused and replayable:
-                    continue  # the server closed an idle connection: try a fresh one
-                raise
-            except BaseException:
-                conn.close()
-                raise
-            if log.isEnabledFor(logging.DEBUG):  # --debug: one line per exchange, redacted
-                via = f" via {proxy.host}:{proxy.port}" if proxy else ""
-                how = "reused connection" if reused else "new connection"
-                log.debug("%s %s -> %d (%s%s)", method, redact_url(url), raw.status, how, via)
-            return Response(raw, method, url, lambda ok, c=conn: self._release(key, c, ok))
+                raw = pool.urlopen(
+                    method,
+                    target,
+                    body=body,
+                    headers=sent,
+                    retries=_NO_RETRIES,
+                    redirect=False,
+                    assert_same_host=False,
+                    preload_content=False,
+                    decode_content=False,
+                    enforce_content_length=True,
+                )
+                break
+            except HTTPError as exc:
+                cause = standard_error(exc)
+                if not (_reuse.reused and replayable and isinstance(cause, _STALE)):
+                    raise _network_error(exc, cause, proxy) from None
+        if log.isEnabledFor(logging.DEBUG):  # --debug: one line per exchange, redacted
+            via = f" via {proxy.host}:{proxy.port}" if proxy else ""
+            how = "reused connection" if _reuse.reused else "new connection"
+            log.debug("%s %s -> %d (%s%s)", method, redact_url(url), raw.status, how, via)
+        return Response(raw, method, url)
 
-    def _connection(
-        self, key: _Key, proxy: Proxy | None
-    ) -> tuple[http.client.HTTPConnection, bool]:
-        with self._lock:
-            idle = self._idle.get(key)
-            while idle:
-                conn = idle.pop()
-                if _still_open(conn):
-                    return conn, True
-                conn.close()
-        return self.connect(key.scheme, key.host, key.port, proxy), False
+    def _pool(self, scheme: str, host: str, port: int, proxy: Proxy | None) -> Any:
+        key = (scheme, host, port, proxy)
+        pool = self._pools.get(key)
+        if pool is None or pool.pool is None:  # not looked up yet, or closed by the LRU
+            pool = self._pools[key] = self._lookup(scheme, host, port, proxy)
+        return pool
 
-    def connect(
-        self, scheme: str, host: str, port: int, proxy: Proxy | None, *, context: Any = None
-    ) -> http.client.HTTPConnection:
-        """A new, unconnected connection to host:port, through `proxy` when given."""
-        if scheme != "https":
-            if proxy is not None:
-                host, port = proxy.host, proxy.port
-            return http.client.HTTPConnection(host, port, timeout=self.timeout, blocksize=_BLOCK)
-        context = context or tls_context(self.verify, _host_port(host, port))
-        if proxy is None:
-            return http.client.HTTPSConnection(
-                host, port, timeout=self.timeout, context=context, blocksize=_BLOCK
-            )
-        conn = http.client.HTTPSConnection(
-            proxy.host, proxy.port, timeout=self.timeout, context=context, blocksize=_BLOCK
-        )
-        auth = {"Proxy-Authorization": proxy.authorization} if proxy.authorization else None
-        conn.set_tunnel(host, port, headers=auth)
-        return conn
+    def _lookup(
+        self, scheme: str, host: str, port: int, proxy: Proxy | None, context: Any = None
+    ) -> Any:
+        kwargs = None
+        if scheme == "https":
+            kwargs = {"ssl_context": context or tls_context(self.verify, _host_port(host, port))}
+        elif proxy is not None and proxy.scheme == "https":
+            kwargs = {"ssl_context": tls_context(True)}  # this pool speaks TLS to the proxy
+        return self._manager(proxy).connection_from_host(host, port, scheme, pool_kwargs=kwargs)
 
-    def _release(self, key: _Key, conn: http.client.HTTPConnection, reusable: bool) -> None:
-        if reusable:
+    def _manager(self, proxy: Proxy | None) -> urllib3.PoolManager:
+        manager = self._managers.get(proxy)
+        if manager is None:
             with self._lock:
-                idle = self._idle.setdefault(key, [])
-                if len(idle) < _MAX_IDLE:
-                    idle.append(conn)
-                    return
-        conn.close()
+                manager = self._managers.get(proxy)
+                if manager is None:
+                    manager = self._managers[proxy] = self._new_manager(proxy)
+        return manager
+
+    def _new_manager(self, proxy: Proxy | None) -> urllib3.PoolManager:
+        options: dict[str, Any] = {
+            "num_pools": _NUM_POOLS,
+            "maxsize": _POOL_SIZE,
+            "timeout": self.timeout,
+            "retries": _NO_RETRIES,
+            "blocksize": _BLOCK,
+        }
+        manager: urllib3.PoolManager
+        if proxy is None:
+            manager = urllib3.PoolManager(**options)
+        elif proxy.is_socks:
+            manager = _socks_manager(proxy, options)
+        else:
+            auth = None
+            if proxy.username is not None:
+                auth = {"Proxy-Authorization": basic_authorization(proxy.username, proxy.password)}
+            manager = urllib3.ProxyManager(
+                proxy.url,
+                proxy_headers=auth,
+                proxy_ssl_context=tls_context(True) if proxy.scheme == "https" else None,
+                **options,
+            )
+        manager.pool_classes_by_scheme = {
+            scheme: _tracking(cls) for scheme, cls in manager.pool_classes_by_scheme.items()
+        }
+        return manager
 
     def close(self) -> None:
         with self._lock:
-            idle, self._idle = self._idle, {}
-        for conns in idle.values():
-            for conn in conns:
-                conn.close()
+            managers, self._managers, self._pools = self._managers, {}, {}
+        for manager in managers.values():
+            manager.clear()
 
     def speaks_tls(self, host_port: str) -> bool:
         """Whether host:port completes a TLS handshake, certificates unchecked: only to
@@ -336,31 +209,71 @@ class HTTPClient:
         host, port = split_host_port(host_port)
         port = port or 443
         proxy = self.proxies.for_url("https", host, port)
-        conn = self.connect(
-            "https", host, port, proxy, context=tls_context(False, _host_port(host, port))
-        )
+        context = tls_context(False, _host_port(host, port))
+        pool = self._lookup("https", host, port, proxy, context)
+        # A connection of the pool's own kind (direct, tunnelled or SOCKS), made by hand and
+        # closed after the handshake: it never serves a request.
+        conn = pool._new_conn()
         conn.timeout = min(self.timeout, 10)
         try:
-            conn.connect()
+            if pool.proxy is not None:
+                pool._prepare_proxy(conn)  # CONNECT, then the handshake through the tunnel
+            else:
+                conn.connect()
             return True
-        except OSError:  # refused, timed out, or not TLS (ssl.SSLError is an OSError)
+        except (OSError, HTTPError):  # refused, timed out, or not TLS
             return False
         finally:
             conn.close()
 
 
+class _Reuse(threading.local):
+    """Whether the calling thread's last request went out on a connection that had served."""
+
+    reused = False
+
+
+_reuse = _Reuse()
+
+
+@functools.cache
+def _tracking(pool_class: type) -> type:
+    """`pool_class`, noting for each request whether its connection is a reused one."""
+
+    class Tracking(pool_class):  # type: ignore[misc,valid-type]
+        def _get_conn(self, timeout: float | None = None) -> Any:
+            conn = super()._get_conn(timeout)
+            _reuse.reused = not conn.is_closed  # a new or dropped connection has no socket yet
+            return conn
+
+    Tracking.__name__ = Tracking.__qualname__ = pool_class.__name__
+    return Tracking
+
+
+def _socks_manager(proxy: Proxy, options: dict[str, Any]) -> urllib3.PoolManager:
+    import importlib.util
+
+    # Looked for first: urllib3.contrib.socks would print a warning before failing.
+    if importlib.util.find_spec("socks") is None:
+        raise InvalidInput(
+            f"{proxy.variable} names a SOCKS proxy ({proxy.url}), which needs PySocks",
+            hint="pip install 'portside[socks]' (or pip install PySocks), or use an http:// proxy",
+        )
+    from urllib3.contrib.socks import SOCKSProxyManager
+
+    # Credentials go as arguments, not in the URL, so no repr of the manager shows them.
+    return SOCKSProxyManager(proxy.url, username=proxy.username, password=proxy.password, **options)
+
+
+def _network_error(exc: HTTPError, cause: BaseException, proxy: Proxy | None) -> BaseException:
+    if proxy is not None and (
+        isinstance(exc, urllib3.exceptions.ProxyError)
+        or (proxy.is_socks and isinstance(exc, ConnectTimeoutError))  # or NewConnectionError
+    ):
+        return ProxyError(proxy, cause)
+    return cause
+
+
 def _host_port(host: str, port: int) -> str:
     name = f"[{host}]" if ":" in host else host
     return name if port == 443 else f"{name}:{port}"
-
-
-def _still_open(conn: http.client.HTTPConnection) -> bool:
-    """False when the server has closed (or written to) an idle connection."""
-    sock = conn.sock
-    if sock is None:
-        return False
-    try:
-        readable, _, _ = select.select([sock], [], [], 0)
-    except (OSError, ValueError):
-        return False
-    return not readable

@@ -9,13 +9,9 @@ from drivers import dockerconfig
 from drivers.credentials import Credential, StaticCredentials, erase_login, store_login
 from drivers.inspect import ImageInfo, inspect_image
 from drivers.reference import normalize_registry, parse_reference, parse_repository
-from drivers.registries import (
-    IMPLEMENTATIONS,
-    RegistryOptions,
-    client_for,
-    detect,
-    driver_for,
-)
+from drivers.registries.connect import client_for, connect, driver_for
+from drivers.registries.options import RegistryOptions
+from drivers.registries.table import SPECS
 
 
 def list_tags(repository_text: str, options: RegistryOptions) -> list[str]:
@@ -32,14 +28,25 @@ def inspect(image_text: str, options: RegistryOptions) -> ImageInfo:
 def implementations() -> list[dict[str, Any]]:
     return [
         {
-            "name": impl.name,
-            "title": impl.title,
-            "detected_from": impl.detected_from,
-            "deletes_by": impl.deletes_by,
-            "native": impl.native,
-            "status": _status(impl.native),
+            "name": spec.name,
+            "title": spec.title,
+            "detected_from": spec.detected_from,
+            "deletes_by": spec.deletes_by,
+            "native": spec.native,
+            "status": _status(spec.native),
+            "extra": spec.extra,
+            "credential_options": [
+                {
+                    "flag": option.flag,
+                    "env": option.envvar,
+                    "secret": option.secret,
+                    "group": option.group or None,
+                    "help": option.help,
+                }
+                for option in spec.credentials
+            ],
         }
-        for impl in IMPLEMENTATIONS.values()
+        for spec in SPECS.values()
     ]
 
 
@@ -48,18 +55,17 @@ def _status(native: bool) -> str:
 
 
 def detect_host(host_text: str, options: RegistryOptions) -> dict[str, Any]:
-    """Detect a host's implementation, pinging `/v2/` when the host name does not decide."""
+    """Detect a host's implementation as every command does (`connect`): the override, the
+    CI platform, the host name, then the `/v2/` answer when those do not decide."""
     registry = registry_host(host_text)
-    found = detect(registry, override=options.implementation, known_hosts=options.known_hosts)
-    if found.name == "default" and not options.implementation:
-        ping = client_for(registry, options).ping()
-        found = detect(registry, ping=ping, known_hosts=options.known_hosts)
+    connection = connect(registry, options)
+    spec, found = connection.spec, connection.detection
     return {
         "host": registry,
-        "name": found.name,
+        "name": spec.name,
         "reason": found.reason,
-        "native": IMPLEMENTATIONS[found.name].native,
-        "status": _status(IMPLEMENTATIONS[found.name].native),
+        "native": spec.native,
+        "status": _status(spec.native),
     }
 
 

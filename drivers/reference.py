@@ -13,7 +13,7 @@ one-component Hub path gets "library/" in front of it ("alpine" is docker.io/lib
 
 Hosts are lower-cased and every Docker Hub alias becomes "docker.io", so two references to the
 same image compare equal. Which host serves Hub's /v2/ is the `dockerhub` implementation's
-(drivers/registries.py), and which key holds Hub credentials the Docker config's
+(drivers/registries/dockerhub.py), and which key holds Hub credentials the Docker config's
 (drivers/dockerconfig.py).
 """
 

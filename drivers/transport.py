@@ -40,7 +40,7 @@ from drivers.errors import (
     error_for_status,
     redact_url,
 )
-from drivers.httpclient import HTTPClient, Response
+from drivers.httpclient import HTTPClient, ProxyError, Response
 from drivers.reference import is_loopback, normalize_registry
 from drivers.retry import RetryPolicy
 
@@ -274,6 +274,8 @@ def not_a_registry(response: Response) -> NotARegistry:
 
 def _short_reason(exc: BaseException) -> str:
     """A one-line reason for a low-level network failure, without URLs or secrets."""
+    if isinstance(exc, ProxyError):  # the proxy failed, not the registry: name it
+        return f"{exc.proxy}: {_short_reason(exc.reason)}"
     text = str(exc)
     if text.startswith("Tunnel connection failed:"):  # http.client: the proxy said no
         status = text.partition(":")[2].strip()[:60]

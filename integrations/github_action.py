@@ -192,11 +192,12 @@ def command_line(
 
 
 def _token_env(command: str, inputs: Mapping[str, str], environ: Mapping[str, str]) -> dict:
-    """ci-env's ghcr.io token, in the environment (never on a command line). A token the job's
-    env gives portside is kept unless the input names another than the default one."""
+    """The ghcr.io token (ci-env's login, cleanup's Packages API), in the environment (never
+    on a command line). A token the job's env gives portside is kept unless the input names
+    another than the default one."""
     token = inputs.get("github-token", "")
     default = inputs.get("default-token", "")
-    if command != "ci-env" or not token:
+    if command not in ("ci-env", "cleanup") or not token:
         return {}
     if environ.get("PORTSIDE_REPO_GITHUB_TOKEN") and token == default:
         return {}
@@ -219,10 +220,12 @@ def extras_for(command: str, requested: str, repository: str) -> str:
         return ",".join(chosen)
     if command != "cleanup" or not repository.strip():
         return ""
-    from drivers.registries import IMPLEMENTATIONS, detect
+    from drivers.registries.detection import detect
+    from drivers.registries.table import SPECS
 
-    impl = IMPLEMENTATIONS[detect(repository.strip().split("/")[0]).name]
-    return impl.sdk[1] if impl.sdk else ""
+    spec = SPECS[detect(repository.strip().split("/")[0]).name]
+    # Only a native driver imports its SDK; without one, `default` serves the registry.
+    return (spec.extra or "") if spec.driver else ""
 
 
 def _inputs(environ: Mapping[str, str]) -> dict[str, str]:

@@ -43,12 +43,12 @@ def registry_hints(environ: Mapping[str, str]) -> dict[str, str]:
         hints[environ["CI_REGISTRY"]] = GITLAB
     host, name = environ.get(CI_REGISTRY), environ.get(CI_REGISTRY_IMPLEMENTATION)
     if host and name:
-        from drivers.registries import IMPLEMENTATIONS
+        from drivers.registries.table import SPECS
 
-        if name not in IMPLEMENTATIONS:
+        if name not in SPECS:
             raise InvalidInput(
                 f"{CI_REGISTRY_IMPLEMENTATION}={name!r} is not a registry implementation",
-                hint="use one of: " + ", ".join(IMPLEMENTATIONS) + f" (or unset {CI_REGISTRY})",
+                hint="use one of: " + ", ".join(SPECS) + f" (or unset {CI_REGISTRY})",
             )
         hints[host] = name
     return hints

@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import ClassVar
 
-from drivers.contract import TagDeletion, TagInfo
 from drivers.errors import NotFound, RegistryError, Unsupported
 from drivers.manifest import OCI_INDEX, OCI_MANIFEST, Descriptor, Manifest, sha256_digest
 from drivers.reference import Reference, Repository
+from drivers.registries.contract import TagDeletion, TagInfo
 
 OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
 

@@ -37,6 +37,12 @@ def _require(available: bool, what: str) -> None:
     pytest.skip(f"{what} is not installed (`make test` installs it)")
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # drivers.httpclient silences urllib3's InsecureRequestWarning when it is imported (only
+    # --insecure-registry hosts go unverified), but pytest resets warning filters per test.
+    config.addinivalue_line("filterwarnings", "ignore::urllib3.exceptions.InsecureRequestWarning")
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if REGISTRY_FIXTURES & set(getattr(item, "fixturenames", ())):
@@ -182,6 +188,14 @@ def docker_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("PATH", f"{HELPERS}{os.pathsep}{os.environ['PATH']}")
     monkeypatch.setenv("PORTSIDE_TEST_HELPER_FILE", str(tmp_path / "helper-store.json"))
     return directory
+
+
+@pytest.fixture
+def no_proxy_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No proxy variables, in either case: every connection is direct."""
+    for name in ("http_proxy", "https_proxy", "all_proxy", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.upper(), raising=False)
 
 
 @pytest.fixture

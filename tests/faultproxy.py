@@ -10,6 +10,10 @@ Locations point back at the proxy), except the blob downloads a queued fault mat
   not honour Range would (200 and the whole body).
 
 Each fault applies `times` times (to one digest, or any blob), in the order queued.
+
+To pass for another registry product, `ping_headers` are added to the answer to `GET /v2/`
+(`Server: Nexus/…`, `X-JFrog-Version`), and `canned` answers paths without the registry
+(a `/v2/` challenge whose realm is Harbor's, and that realm's tokens).
 """
 
 from __future__ import annotations
@@ -69,6 +73,8 @@ class FaultProxy:
         self.upstream = upstream
         self.faults: list[Fault] = []
         self.seen: list[Seen] = []
+        self.ping_headers: dict[str, str] = {}
+        self.canned: dict[str, tuple[int, dict[str, str], bytes]] = {}  # path, no query
         self._lock = threading.Lock()
         proxy = self
 
@@ -128,6 +134,14 @@ class FaultProxy:
         seen = Seen(handler.command, path, dict(headers))
         self.seen.append(seen)
         body = _read_body(handler)
+        if path.split("?")[0] in self.canned:
+            seen.status, extra, data = self.canned[path.split("?")[0]]
+            handler.send_response(seen.status)
+            for key, value in {**extra, "Content-Length": str(len(data))}.items():
+                handler.send_header(key, value)
+            handler.end_headers()
+            handler.wfile.write(data)
+            return
         match = _BLOB_GET.match(path.split("?")[0]) if handler.command == "GET" else None
         fault = self._take(match.group(1)) if match else None
         seen.fault = type(fault).__name__ if fault else ""
@@ -142,10 +156,17 @@ class FaultProxy:
             upstream.request(handler.command, path, body=body, headers=headers)
             response = upstream.getresponse()
             seen.status = response.status
+            ping = path == "/v2/" and handler.command == "GET"
+            extra = self.ping_headers if ping else {}
+            if "Server" in extra:  # in place of the one BaseHTTPRequestHandler writes
+                handler.version_string = lambda: extra["Server"]  # type: ignore[method-assign]
             handler.send_response(response.status)
             length = response.getheader("Content-Length")
             for key, value in response.getheaders():
                 if key.lower() not in _HOP_BY_HOP:
+                    handler.send_header(key, value)
+            for key, value in extra.items():
+                if key != "Server":
                     handler.send_header(key, value)
             data = b"" if length is not None or handler.command == "HEAD" else response.read()
             if length is None and handler.command != "HEAD":

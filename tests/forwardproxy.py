@@ -2,7 +2,8 @@
 
 Every host name a client asks for is sent to one local upstream, so a test can name a registry
 `registry.example.test:5000` (not loopback, so the proxy is used) and still reach a local
-server. It records each request line and its `Proxy-Authorization`.
+server. It records each request line and its `Proxy-Authorization`. Given a server TLS
+context it is an HTTPS proxy: clients speak TLS to the proxy itself (`https://` proxy URLs).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import select
 import socket
 import socketserver
+import ssl
 import threading
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -23,8 +25,11 @@ class ProxySeen:
 
 
 class ForwardProxy:
-    def __init__(self, upstream: str, *, require: str | None = None) -> None:
-        """`require`: the Proxy-Authorization value to insist on (407 otherwise)."""
+    def __init__(
+        self, upstream: str, *, require: str | None = None, tls: ssl.SSLContext | None = None
+    ) -> None:
+        """`require`: the Proxy-Authorization value to insist on (407 otherwise); `tls`: the
+        server context that makes this an HTTPS proxy."""
         host, _, port = upstream.rpartition(":")
         self.upstream = (host, int(port))
         self.seen: list[ProxySeen] = []
@@ -32,6 +37,12 @@ class ForwardProxy:
 
         class Handler(socketserver.StreamRequestHandler):
             rbufsize = 0  # unbuffered: nothing past the request head is read ahead
+
+            def setup(self) -> None:
+                if tls is not None:  # on the handler's thread; a failed handshake ends it
+                    self.request.settimeout(10)
+                    self.request = tls.wrap_socket(self.request, server_side=True)
+                super().setup()
 
             def handle(self) -> None:
                 line = self.rfile.readline().decode("latin-1").strip()
@@ -62,7 +73,7 @@ class ForwardProxy:
                         origin = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
                         head = f"{method} {origin} HTTP/1.1\r\n".encode()
                         upstream.sendall(head + b"".join(headers) + b"Connection: close\r\n\r\n")
-                    _pump(self.connection, upstream)
+                    pump(self.connection, upstream)
 
         class Server(socketserver.ThreadingTCPServer):
             daemon_threads = True
@@ -72,7 +83,8 @@ class ForwardProxy:
                 pass  # clients and upstreams hang up mid-tunnel; that is normal here
 
         self.server = Server(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        scheme = "https" if tls is not None else "http"
+        self.url = f"{scheme}://127.0.0.1:{self.server.server_address[1]}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def close(self) -> None:
@@ -86,11 +98,13 @@ class ForwardProxy:
         self.close()
 
 
-def _pump(client: socket.socket, upstream: socket.socket) -> None:
+def pump(client: socket.socket, upstream: socket.socket) -> None:
     """Copy bytes both ways until either side closes."""
     sockets = [client, upstream]
     while True:
-        readable, _, _ = select.select(sockets, [], [], 10)
+        # TLS may hold decrypted bytes that select() cannot see.
+        pending = [s for s in sockets if isinstance(s, ssl.SSLSocket) and s.pending()]
+        readable = pending or select.select(sockets, [], [], 10)[0]
         if not readable:
             return
         for sock in readable:

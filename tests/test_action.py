@@ -99,6 +99,11 @@ def test_the_job_env_token_wins_over_the_default_input_only():
     }
 
 
+def test_cleanup_gets_the_jobs_token_for_the_packages_api():
+    inputs = {"command": "cleanup", "github-token": "ghs_x", "default-token": "ghs_x"}
+    assert command_line(inputs, {})[1] == {"PORTSIDE_REPO_GITHUB_TOKEN": "ghs_x"}
+
+
 def test_commands_file_forms():
     text = "A=1\nB<<EOF\nline 1\nline=2\nEOF\nC=x=y\n"
     assert read_commands_file(text) == {"A": "1", "B": "line 1\nline=2", "C": "x=y"}

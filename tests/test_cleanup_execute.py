@@ -10,9 +10,9 @@ import pytest
 from drivers.cleanup.execute import execute
 from drivers.cleanup.policy import build_policy
 from drivers.cleanup.run import cleanup_repository, plan_repository
-from drivers.contract import TagInfo
 from drivers.errors import Unsupported
 from drivers.reference import Repository
+from drivers.registries.contract import TagInfo
 from tests.cleanup_model import BulkModelDriver, ModelDriver, ModelRepository
 
 NOW = datetime.now(timezone.utc)

@@ -238,10 +238,19 @@ def test_cli_without_repository_or_rules(capsys):
 def test_every_cleanup_option_has_an_env_twin(capsys, monkeypatch):
     import click
 
+    from drivers.registries.table import credential_options
     from tests.cli import command_tree
 
     cleanup = command_tree()[("cleanup",)]
     options = [p for p in cleanup.params if isinstance(p, click.Option)]
+    # The registry specs' credential options have twins too, read (with the Docker config's
+    # entry) by resolve_native_credentials, not by click; their help names them.
+    native = {o.name: o for o in credential_options()}
+    for option in options:
+        if option.name in native:
+            twin = native[option.name].envvar
+            assert twin == f"PORTSIDE_{option.name.upper()}" and twin in (option.help or "")
+    options = [p for p in options if p.name not in native]
     missing = [p.name for p in options if not p.envvar and p.name != "help"]
     assert not missing, missing
     renamed = {"json_output": "JSON"}  # the shared --json option's parameter name

@@ -36,7 +36,7 @@ def test_root_help_lists_every_command_in_order_with_its_short_help(portside_env
     ("argv", "modules"),
     [
         (["ci-env", "--help"], ["ci_env.commands.cienv"]),
-        (["cleanup", "--help"], ["ci_env.commands.cleanup"]),
+        (["cleanup", "--help"], ["ci_env.commands.cleanup", "ci_env.commands.shared"]),
         (["pull", "--help"], ["ci_env.commands.transfer"]),
         (["tags", "--help"], ["ci_env.commands.registry", "ci_env.commands.shared"]),
         (["--version"], []),

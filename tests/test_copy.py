@@ -182,10 +182,11 @@ def test_copying_again_costs_one_head_and_moves_nothing(
     assert first["manifestsFetched"] == len(image.walk())
     assert again["blobsFetched"] == 0 and again["blobsSkipped"] == len(blobs)
     assert again["manifestsFetched"] == 0 and again["manifestsSkipped"] == len(image.walk())
-    # The destination is asked once, about the tag; the source gives only its manifests.
+    # The destination is asked once, about the tag; the source gives only its manifests,
+    # after the one /v2/ answer that detection reads (the host name does not decide).
     assert target_requests == [("HEAD", f"/v2/{unique_repo}/promoted/manifests/stable")]
     assert sorted(source_requests) == sorted(
-        [("GET", f"/v2/{unique_repo}/manifests/latest")]
+        [("GET", "/v2/"), ("GET", f"/v2/{unique_repo}/manifests/latest")]
         + [("GET", f"/v2/{unique_repo}/manifests/{c.digest}") for c in image.children]
     )
     # The index is there under another tag: only that tag is written, no blob is asked about.

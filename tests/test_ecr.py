@@ -18,13 +18,13 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
-from drivers import ecr as ecr_module
-from drivers.contract import DeletesManifests, DeletesTagsInBulk, ListsRepositories
-from drivers.ecr import EcrDriver, EcrLogin
 from drivers.errors import CredentialError, Forbidden, NotFound, RateLimited, Unauthorized
 from drivers.manifest import OCI_MANIFEST
 from drivers.reference import Reference, Repository
-from drivers.registries import RegistryOptions, client_for, driver_for
+from drivers.registries import RegistryOptions, client_for, driver_for, ecr_driver
+from drivers.registries.contract import DeletesManifests, DeletesTagsInBulk, ListsRepositories
+from drivers.registries.ecr_aws import EcrLogin
+from drivers.registries.ecr_driver import EcrDriver
 from tests.bed.images import oci_image
 from tests.cli import run_cli
 
@@ -323,7 +323,7 @@ def test_a_cleanup_of_250_tags_makes_three_batch_calls(aws, repo, capsys, monkey
         )
     main = digests(aws, repo)["main"]
     sizes: list[int] = []
-    real_client = ecr_module._ecr_client
+    real_client = ecr_driver.ecr_client
 
     def counting_client(region: str, fips: bool):
         client = real_client(region, fips)
@@ -336,7 +336,7 @@ def test_a_cleanup_of_250_tags_makes_three_batch_calls(aws, repo, capsys, monkey
         client.batch_delete_image = batch_delete_image
         return client
 
-    monkeypatch.setattr(ecr_module, "_ecr_client", counting_client)
+    monkeypatch.setattr(ecr_driver, "ecr_client", counting_client)
     result = run_cli(capsys, "cleanup", f"{HOST}/{repo}", "--delete-tag", "pr-.*", "--json")
 
     assert result.code == 0, result.err

@@ -4,13 +4,15 @@ meta path finder refuses to import it, as in a core-only install."""
 
 from __future__ import annotations
 
+import importlib.metadata
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import tomllib
 
-from drivers.registries import IMPLEMENTATIONS
+from drivers.registries.table import SPECS
 
 ROOT = Path(__file__).resolve().parent.parent
 SDKS = ("boto3", "botocore", "azure", "github", "gitlab")
@@ -62,10 +64,23 @@ def test_each_declared_sdk_comes_in_a_declared_extra():
     extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
         "optional-dependencies"
     ]
-    for impl in IMPLEMENTATIONS.values():
-        if impl.sdk:
-            module, extra = impl.sdk
-            assert any(module in requirement.lower() for requirement in extras[extra])
+    # Module names are not distribution names (github is PyGithub's): ask the installed
+    # distributions (make test installs every extra) which one brings each module.
+    brings = importlib.metadata.packages_distributions()
+    for spec in SPECS.values():
+        for module in spec.sdk:
+            assert spec.extra, f"{spec.name} imports {module} but names no extra"
+            names = [_canonical(requirement) for requirement in extras[spec.extra]]
+            top = module.split(".")[0]
+            assert any(_canonical(dist) in names for dist in brings.get(top, [])), (
+                f"{spec.name}: no distribution of extra {spec.extra!r} brings {module}"
+            )
+
+
+def _canonical(requirement: str) -> str:
+    """A requirement's distribution name, normalised as PEP 503 does."""
+    name = re.split(r"[<>=!~\[; ]", requirement, maxsplit=1)[0]
+    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def test_ecr_cleanup_without_boto3_names_the_extra():

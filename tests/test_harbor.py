@@ -32,6 +32,7 @@ from drivers.registries import RegistryOptions, driver_for
 from tests.bed import oci_image
 from tests.bed.registry import RunningRegistry
 from tests.cli import run_cli
+from tests.faultproxy import FaultProxy
 from tests.native_support import manifest_exists, push  # the same for every fake API
 from tests.scripted import Answer, ScriptedServer, Seen
 
@@ -374,3 +375,26 @@ def test_the_credential_options_win_over_their_env_twins(
     assert result.code == 0, result.text
     assert set(harbor.tags_of(path)) == {"latest"}
     assert PASSWORD not in result.text and DEVELOPER_PASSWORD not in result.text
+
+
+def test_tags_on_a_host_whose_realm_is_harbors_is_served_by_the_harbor_driver(
+    capsys, caplog, monkeypatch, docker_config, harbor, registry_plain, unique_repo
+):
+    """No `harbor.` in the host name: the `/v2/` challenge's realm, `…/service/token`, says
+    Harbor, and `tags` lists through the Harbor API (the fake), not the registry."""
+    as_user(monkeypatch, DEVELOPER, DEVELOPER_PASSWORD)
+    harbor.push(unique_repo, "from-the-api", "sha256:" + "a" * 64, dt.timedelta(hours=1))
+    caplog.set_level(logging.DEBUG, logger="portside.registries")
+    with FaultProxy(registry_plain.host) as proxy:
+        realm = f"http://{proxy.host}/service/token"
+        challenge = {"WWW-Authenticate": f'Bearer realm="{realm}",service="harbor-registry"'}
+        proxy.canned["/v2/"] = (401, challenge, b'{"errors":[{"code":"UNAUTHORIZED"}]}')
+        proxy.canned["/service/token"] = (200, {}, b'{"token": "t"}')
+        listed = run_cli(capsys, "--debug", "tags", f"{proxy.host}/{unique_repo}")
+        pings = [s for s in proxy.seen if s.path == "/v2/"]
+    assert listed.code == 0, listed.text
+    assert listed.out.split() == ["from-the-api"]
+    reason = "the harbor implementation serves it (token realm ends in /service/token)"
+    assert f"{proxy.host}: {reason}" in caplog.text
+    assert len(pings) == 1
+    assert harbor.calls and all(c.path.startswith(API) for c in harbor.calls)

@@ -155,7 +155,8 @@ def delete_ci_tags(capsys: pytest.CaptureFixture[str], registry: RunningRegistry
 
 
 def quay_driver(registry: RunningRegistry, **credentials: str):
-    options = RegistryOptions(implementation="quay", native_credentials=credentials)
+    given = {"--" + name.replace("_", "-"): value for name, value in credentials.items()}
+    options = RegistryOptions(implementation="quay", credential_options=given)
     return driver_for(registry.host, options)
 
 
@@ -187,7 +188,7 @@ def test_delete_tag_removes_only_that_tag(docker_config, quay, registry_plain, u
         registry_plain, quay, unique_repo, oci_image(f"{unique_repo}-a"),
         old=dt.timedelta(days=9), keep=dt.timedelta(days=8),
     )  # fmt: skip
-    driver = quay_driver(registry_plain, quay_token=WRITE_TOKEN)
+    driver = quay_driver(registry_plain, repo_quay_token=WRITE_TOKEN)
     repository = parse_repository(f"{registry_plain.host}/{unique_repo}")
 
     driver.delete_tag(repository, "old")
@@ -205,7 +206,7 @@ def test_the_native_credential_wins_over_the_env_twin(
 ):
     monkeypatch.setenv(TOKEN_ENV, READ_TOKEN)  # a token that cannot delete
     quay.push(unique_repo, "a", "sha256:" + "a" * 64, dt.timedelta(days=1))
-    driver = quay_driver(registry_plain, quay_token=WRITE_TOKEN)
+    driver = quay_driver(registry_plain, repo_quay_token=WRITE_TOKEN)
     driver.delete_tag(parse_repository(f"{registry_plain.host}/{unique_repo}"), "a")
     assert quay.tags_of(unique_repo) == {}
 

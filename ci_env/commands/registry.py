@@ -14,25 +14,31 @@ from ci_env.commands.shared import (
     ImplementationOpt,
     InsecureOpt,
     JsonOpt,
+    with_credential_options,
 )
 from ci_env.options import registry_options
 
 
-@app.command()
 def tags(
     repository: Annotated[str, typer.Argument(help="Repository, e.g. registry:5000/group/app")],
     json_output: JsonOpt = False,
     docker_config: DockerConfigOpt = None,
     insecure_registry: InsecureOpt = None,
     repo_container_registry: ImplementationOpt = None,
+    credentials: dict[str, str] | None = None,
 ) -> None:
     """List a repository's tags, sorted."""
     from drivers.operations import list_tags
 
-    names = list_tags(
-        repository, registry_options(docker_config, insecure_registry, repo_container_registry)
+    options = registry_options(
+        docker_config, insecure_registry, repo_container_registry, credentials
     )
-    output.tags(names, as_json=json_output)
+    output.tags(list_tags(repository, options), as_json=json_output)
+
+
+# Tags are listed by the driver, which may list through the registry's own API (Harbor,
+# Quay, Docker Hub) with the native credentials: the command has the specs' options too.
+app.command("tags")(with_credential_options(tags))
 
 
 @app.command()

@@ -40,14 +40,14 @@ from drivers.cleanup.state import (
     Progress,
     parallel,
 )
-from drivers.contract import (
+from drivers.errors import NotFound, PortsideError, Unsupported
+from drivers.reference import Reference
+from drivers.registries.contract import (
     ChecksDeletion,
     DeletesManifests,
     DeletesTagsInBulk,
     Driver,
 )
-from drivers.errors import NotFound, PortsideError, Unsupported
-from drivers.reference import Reference
 
 MAX_ROUNDS = 3
 

@@ -21,9 +21,9 @@ from drivers.cleanup.state import (
     RepositoryState,
     parallel,
 )
-from drivers.contract import Driver, ListsReferrers, ReadsManifests, parse_created
 from drivers.errors import NotFound, ProtocolError, Unsupported
 from drivers.reference import Reference, Repository
+from drivers.registries.contract import Driver, ListsReferrers, ReadsManifests, parse_created
 
 
 def _reader(driver: Driver) -> ReadsManifests:

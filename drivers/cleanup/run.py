@@ -14,7 +14,6 @@ from drivers.cleanup.plan import Plan, make_plan
 from drivers.cleanup.policy import GitRule, Policy
 from drivers.cleanup.reading import snapshot
 from drivers.cleanup.state import ImageCache, Progress
-from drivers.contract import Driver, ListsRepositories
 from drivers.errors import (
     CredentialError,
     Forbidden,
@@ -24,7 +23,9 @@ from drivers.errors import (
     Unsupported,
 )
 from drivers.reference import Repository, parse_repository
-from drivers.registries import RegistryOptions, driver_for
+from drivers.registries.connect import driver_for
+from drivers.registries.contract import Driver, ListsRepositories
+from drivers.registries.options import RegistryOptions
 
 # Errors that would meet every repository alike: stop instead of repeating them.
 _STOPS_EVERYTHING = (CredentialError, Unauthorized, Forbidden, InvalidInput, Unsupported)

@@ -28,11 +28,11 @@ from collections.abc import Iterator
 from typing import ClassVar
 
 from drivers.challenge import repository_scope
-from drivers.contract import TagInfo
 from drivers.distribution import DistributionClient
 from drivers.errors import Forbidden, NotFound, RegistryError, Unauthorized, Unsupported
 from drivers.manifest import OCI_INDEX, OCI_MANIFEST, Descriptor, Manifest, sha256_digest
 from drivers.reference import Reference, Repository
+from drivers.registries.contract import TagInfo
 from drivers.transport import check_status, is_html
 
 # The empty JSON object, the OCI "empty descriptor" config (image-spec 1.1).
@@ -49,11 +49,9 @@ _PROBE_DIGEST = sha256_digest(b"portside: is deleting allowed here?")
 class DefaultDriver:
     name: ClassVar[str] = "default"
 
-    def __init__(
-        self, client: DistributionClient, options: object = None, *, name: str | None = None
-    ) -> None:
-        # `options` (RegistryOptions) is what every native driver is built with; the Registry
-        # v2 behaviour needs nothing from it beyond what `client` already holds.
+    def __init__(self, client: DistributionClient, *_: object, name: str | None = None) -> None:
+        # The options and native credentials every driver is built with: the Registry v2
+        # behaviour needs nothing from them beyond what `client` already holds.
         self.client = client
         if name:
             self.name = name  # an implementation that still reads through `default`
@@ -154,15 +152,20 @@ class DefaultDriver:
         throwaway manifest means: push it again under the tag and delete it again.
         """
         path = repository.path
-        self._ensure_empty_config(path)
         for attempt in range(_UNTAG_ATTEMPTS):
-            digest = self.client.put_manifest(path, tag, _dummy_manifest(), OCI_MANIFEST)
+            digest = self.push_dummy(repository, tag)
             try:
                 self.client.delete_manifest(path, digest)
                 return
             except NotFound:
                 if attempt + 1 == _UNTAG_ATTEMPTS:
                     raise
+
+    def push_dummy(self, repository: Repository, tag: str) -> str:
+        """Push a unique, tiny manifest to `tag` (which moves the tag off its image); its
+        digest."""
+        self._ensure_empty_config(repository.path)
+        return self.client.put_manifest(repository.path, tag, _dummy_manifest(), OCI_MANIFEST)
 
     def _ensure_empty_config(self, path: str) -> None:
         # Once per repository, by one thread: distribution 2.8 can lose the repository link

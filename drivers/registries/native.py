@@ -3,8 +3,9 @@
 Such a driver lists and deletes tags through the registry's own API, and leaves the rest to
 the Registry v2 API through the `default` driver it wraps, `self.registry`. Its API calls go
 through a Transport (`api_transport`) whose auth strategy (drivers/auth.py) carries the
-driver's credentials: the driver never sets `Authorization` itself, and every call honours
-`--insecure-registry`, proxies, certs.d and retries.
+driver's credentials (`NativeCredentials`, resolved from its spec's options by
+`resolve_native_credentials`): the driver never sets `Authorization` itself, and every call
+honours `--insecure-registry`, proxies, certs.d and retries.
 """
 
 from __future__ import annotations
@@ -12,20 +13,16 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import ClassVar
 from urllib.parse import urlsplit
 
 from drivers.auth import Auth
-from drivers.contract import TagInfo
-from drivers.default import DefaultDriver
 from drivers.distribution import DistributionClient
 from drivers.errors import (
     CredentialError,
     Forbidden,
-    InvalidInput,
     NotFound,
     ProtocolError,
     RateLimited,
@@ -37,6 +34,9 @@ from drivers.errors import (
 from drivers.httpclient import Response
 from drivers.manifest import Descriptor, Manifest
 from drivers.reference import Reference, Repository, normalize_registry
+from drivers.registries.contract import TagInfo
+from drivers.registries.default_driver import DefaultDriver
+from drivers.registries.options import NativeCredentials
 from drivers.transport import Transport
 
 _DETAIL_LIMIT = 200  # characters of an API's own error text kept in a message
@@ -62,10 +62,10 @@ def api_transport(
 
 
 class ThroughRegistryV2:
-    """A driver of a registry's own tag API. It is built from the class's settings: the
-    credential options it reads (`twins`, option name -> env twin), the API's base (`api_path`
-    on the registry's host, or another URL) and the env variable that replaces it (`api_env`,
-    for the tests' fakes); `_auth` turns the settings into the auth strategy.
+    """A driver of a registry's own tag API. It is built from the class's settings: the API's
+    base (`api_path` on the registry's host, or another URL) and the env variable that
+    replaces it (`api_env`, for the tests' fakes); `_auth` turns the credentials its spec's
+    options resolved to into the auth strategy.
 
     Resolving tags and reading manifests, blobs and referrers go through `self.registry`;
     `check_deletion` is a harmless probe (deleting a tag that does not exist); `_call` is one
@@ -73,7 +73,6 @@ class ThroughRegistryV2:
     """
 
     name: ClassVar[str]
-    twins: ClassVar[Mapping[str, str]]
     api_path: ClassVar[str]
     api_env: ClassVar[str]
     hints: ClassVar[ApiHints]
@@ -82,19 +81,16 @@ class ThroughRegistryV2:
         self,
         client: DistributionClient,
         options: object = None,
-        *,
-        environ: Mapping[str, str] | None = None,
+        credentials: NativeCredentials | None = None,
     ) -> None:
-        env = os.environ if environ is None else environ
-        settings = option_settings(options, env, self.twins)
         self.registry = DefaultDriver(client, name=self.name)
-        base = (env.get(self.api_env) or self.api_path).rstrip("/")
-        auth = self._auth(settings, client, base)
+        base = (os.environ.get(self.api_env) or self.api_path).rstrip("/")
+        auth = self._auth(credentials or NativeCredentials(), base)
         self.api, self.transport = api_transport(client, options, base, auth)
         self._deletion_checked: set[str] = set()
 
-    def _auth(self, settings: Mapping[str, str], client: DistributionClient, api: str) -> Auth:
-        raise NotImplementedError  # the driver's credentials, by env twin, as a strategy
+    def _auth(self, credentials: NativeCredentials, api: str) -> Auth:
+        raise NotImplementedError  # the driver's credentials as a strategy
 
     def resolve(self, reference: Reference) -> Descriptor:
         return self.registry.resolve(reference)
@@ -127,7 +123,7 @@ class ThroughRegistryV2:
     def _call(self, method: str, url: str, what: str, *expect: int) -> Response:
         """One API call. A 401 that outlives the auth strategy's one retry is its refusal
         (exit 3) with the driver's hint; any other unexpected answer is `api_error`'s."""
-        response = self.transport.request(method, url, headers={"Accept": "application/json"})
+        response = self._request(method, url)
         if response.status_code in expect:
             return response
         if response.status_code != 401:
@@ -137,6 +133,10 @@ class ThroughRegistryV2:
         error.message = f"{what}: {error.message}"
         error.method, error.url = method, redact_url(response.url)
         raise error
+
+    def _request(self, method: str, url: str) -> Response:
+        """The HTTP exchange of `_call` (a driver may add headers or wait out a limit)."""
+        return self.transport.request(method, url, headers={"Accept": "application/json"})
 
     def _delete_call(
         self,
@@ -170,32 +170,6 @@ class ThroughRegistryV2:
         except Unauthorized as error:  # the credentials themselves were refused
             error.message += after
             raise
-
-
-def option_settings(
-    options: object, environ: Mapping[str, str] | None, twins: Mapping[str, str]
-) -> dict[str, str]:
-    """A native driver's credential settings, by env twin name: the CLI's `--repo-…` option
-    (`RegistryOptions.native_credentials`, which the CLI fills from the option or its twin)
-    first, else the env twin itself, for library callers. `twins`: option name -> twin."""
-    env = os.environ if environ is None else environ
-    given: Mapping[str, str] = getattr(options, "native_credentials", None) or {}
-    return {twin: given.get(name) or env.get(twin, "") for name, twin in twins.items()}
-
-
-def user_and_password(
-    username: str, password: str, source: str, client: DistributionClient, *, hint: str
-) -> tuple[str, str, str] | None:
-    """(username, password, where they came from): the options (or their twins), which go
-    together; else the Docker config's credential for the registry; else None."""
-    if username or password:
-        if not (username and password):
-            raise InvalidInput(f"{source} go together; one of them is empty", hint=hint)
-        return username, password, source
-    credential = client.transport.credential
-    if credential.username and credential.password:
-        return credential.username, credential.password, credential.source
-    return None
 
 
 def json_body(response: Response) -> dict:

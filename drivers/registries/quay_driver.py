@@ -11,10 +11,10 @@ Quay (quay.io and self-hosted Quay) lists and deletes tags through its own API a
   image stays for any other tag on it.
 
 API calls carry `Authorization: Bearer <token>` (the `StaticToken` auth strategy), an OAuth
-access token or a robot token. The token is, in this order: `--repo-quay-token`
-(RegistryOptions.native_credentials `quay_token`); `PORTSIDE_REPO_QUAY_TOKEN`; or the
-password stored for the Quay host in the Docker config when its username is `$oauthtoken`,
-Quay's convention for `docker login` with a token. The API is on the registry's host, with
+access token or a robot token. The token is the spec's `--repo-quay-token` (quay.py), else
+`PORTSIDE_REPO_QUAY_TOKEN`, else the password stored for the Quay host in the Docker config
+when its username is `$oauthtoken`, Quay's convention for `docker login` with a token
+(`resolve_native_credentials` decides). The API is on the registry's host, with
 its scheme and TLS settings (`--insecure-registry` included); `PORTSIDE_QUAY_API` replaces
 the API base URL (the tests' fake).
 
@@ -30,29 +30,29 @@ from typing import ClassVar
 from urllib.parse import quote, urlencode
 
 from drivers.auth import Anonymous, Auth, StaticToken
-from drivers.contract import TagInfo
-from drivers.distribution import DistributionClient
 from drivers.errors import (
     InvalidInput,
     ProtocolError,
 )
-from drivers.native import (
+from drivers.reference import Repository
+from drivers.registries.contract import TagInfo
+from drivers.registries.native import (
     ApiHints,
     ThroughRegistryV2,
     json_object,
     listed_tag,
 )
-from drivers.reference import Repository
+from drivers.registries.options import NativeCredentials
+from drivers.registries.quay import TOKEN, TOKEN_USERNAME
 
 API_PATH = "/api/v1"
 API_ENV = "PORTSIDE_QUAY_API"
-TOKEN_ENV = "PORTSIDE_REPO_QUAY_TOKEN"
-TOKEN_USERNAME = "$oauthtoken"  # `docker login -u '$oauthtoken' -p TOKEN quay.io`
+TOKEN_ENV = TOKEN.envvar
 PAGE_SIZE = 100  # the API's largest page
 _MAX_PAGES = 10_000  # a guard against an API that always says has_additional
 
 NO_TOKEN_HINT = (
-    f"pass --repo-quay-token (${TOKEN_ENV}) with an OAuth access token or a robot token, "
+    f"pass {TOKEN.flag} (${TOKEN_ENV}) with an OAuth access token or a robot token, "
     f"or `docker login -u '{TOKEN_USERNAME}'` with the token as the password"
 )
 PERMISSION_HINT = (
@@ -71,21 +71,17 @@ HINTS = ApiHints(
 
 class QuayDriver(ThroughRegistryV2):
     name: ClassVar[str] = "quay"
-
-    twins: ClassVar[Mapping[str, str]] = {"quay_token": TOKEN_ENV}
     api_path, api_env, hints = API_PATH, API_ENV, HINTS
 
-    def _auth(self, settings: Mapping[str, str], client: DistributionClient, api: str) -> Auth:
-        """The option or its env twin, else the Docker config's `$oauthtoken` entry for the
-        host; else anonymous, which lists public repositories only."""
-        token, source = settings[TOKEN_ENV], f"--repo-quay-token (${TOKEN_ENV})"
-        if not token:
-            credential = client.transport.credential
-            if credential.username != TOKEN_USERNAME or not credential.password:
-                return Anonymous(service="the Quay API", hint=NO_TOKEN_HINT)
-            token, source = credential.password, credential.source
+    def _auth(self, credentials: NativeCredentials, api: str) -> Auth:
+        """The token (the option, its env twin or the Docker config's `$oauthtoken` entry for
+        the host); else anonymous, which lists public repositories only."""
+        if not credentials[TOKEN]:
+            return Anonymous(service="the Quay API", hint=NO_TOKEN_HINT)
         hint = f"the token is invalid or expired: {NO_TOKEN_HINT}"
-        return StaticToken(token, service="Quay", source=source, hint=hint)
+        return StaticToken(
+            credentials[TOKEN], service="Quay", source=credentials.source(TOKEN), hint=hint
+        )
 
     # -- the Quay API --------------------------------------------------------------------
 

@@ -12,35 +12,33 @@ A repository `project/a/b` is project `project`, repository `a/b`; Harbor wants 
 repository name URL-encoded twice (`a%252Fb`), since its router decodes the path once.
 
 API calls carry HTTP Basic credentials of a user or robot account (the `BasicAuth` auth
-strategy), in this order: the `--repo-harbor-username`/`--repo-harbor-password` options
-(`RegistryOptions.native_credentials`); `PORTSIDE_REPO_HARBOR_USERNAME` and
-`PORTSIDE_REPO_HARBOR_PASSWORD`; the username and password stored for the Harbor host in the
-Docker config. The API is `/api/v2.0` on the registry's host, with its scheme and TLS
-settings; `PORTSIDE_HARBOR_API` names another (the tests' fake).
+strategy): the spec's `--repo-harbor-username`/`--repo-harbor-password` (harbor.py), else
+their env twins, else the username and password stored for the Harbor host in the Docker
+config (`resolve_native_credentials` decides). The API is `/api/v2.0` on the registry's
+host, with its scheme and TLS settings; `PORTSIDE_HARBOR_API` names another (the tests' fake).
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Mapping
 from typing import ClassVar
 from urllib.parse import quote
 
 from drivers.auth import Anonymous, Auth, BasicAuth
-from drivers.contract import TagInfo, parse_created
 from drivers.distribution import DistributionClient
 from drivers.errors import (
     InvalidInput,
     ProtocolError,
 )
 from drivers.httpclient import Response
-from drivers.native import ApiHints, ThroughRegistryV2, listed_tag, user_and_password
 from drivers.reference import Reference, Repository
+from drivers.registries.contract import TagInfo, parse_created
+from drivers.registries.harbor import PASSWORD, USERNAME
+from drivers.registries.native import ApiHints, ThroughRegistryV2, listed_tag
+from drivers.registries.options import NativeCredentials
 
 API_PATH = "/api/v2.0"
 API_ENV = "PORTSIDE_HARBOR_API"
-USERNAME_ENV = "PORTSIDE_REPO_HARBOR_USERNAME"
-PASSWORD_ENV = "PORTSIDE_REPO_HARBOR_PASSWORD"
 PAGE_SIZE = 100  # Harbor's largest page
 # A digest no artifact has: deleting a tag from it answers 404 only when the credentials may
 # delete tags at all (Harbor checks the permission first).
@@ -51,8 +49,8 @@ ROLE_HINT = (
     "or a robot account with the Delete Tag permission on the project"
 )
 NO_CREDENTIALS_HINT = (
-    f"pass --repo-harbor-username and --repo-harbor-password (${USERNAME_ENV}, "
-    f"${PASSWORD_ENV}), or `portside login` to the Harbor host with a user or robot account"
+    f"pass {USERNAME.flag} and {PASSWORD.flag} (${USERNAME.envvar}, "
+    f"${PASSWORD.envvar}), or `portside login` to the Harbor host with a user or robot account"
 )
 
 # Harbor's error body is {"errors": [{"code", "message"}]}, the Registry v2 shape, so its own
@@ -68,32 +66,26 @@ class HarborDriver(ThroughRegistryV2):
     """Tags through the Harbor API; manifests, blobs and referrers through Registry v2."""
 
     name: ClassVar[str] = "harbor"
-
-    twins: ClassVar[Mapping[str, str]] = {
-        "harbor_username": USERNAME_ENV,
-        "harbor_password": PASSWORD_ENV,
-    }
     api_path, api_env, hints = API_PATH, API_ENV, HINTS
 
-    def __init__(self, client: DistributionClient, options: object = None, **kw) -> None:
-        super().__init__(client, options, **kw)
+    def __init__(self, client: DistributionClient, *args: object) -> None:
+        super().__init__(client, *args)  # type: ignore[arg-type]
         self._digests: dict[tuple[str, str], str] = {}  # (repository, tag) -> digest, listed
 
-    def _auth(self, settings: Mapping[str, str], client: DistributionClient, api: str) -> Auth:
-        """The options (or their env twins), else the Docker config's user and password for
-        the host; else anonymous, which lists public projects only."""
-        login = user_and_password(
-            settings[USERNAME_ENV],
-            settings[PASSWORD_ENV],
-            f"--repo-harbor-username and --repo-harbor-password (${USERNAME_ENV}, ${PASSWORD_ENV})",
-            client,
-            hint="set both: the Harbor user or robot account and its password or secret",
-        )
-        if login is None:
+    def _auth(self, credentials: NativeCredentials, api: str) -> Auth:
+        """The login (options, env twins or the Docker config's entry for the host); else
+        anonymous, which lists public projects only."""
+        if not credentials[USERNAME]:  # the pair goes together: both, or neither
             return Anonymous(service="the Harbor API", hint=NO_CREDENTIALS_HINT)
-        username, password, source = login
         hint = "check the username and password; a robot account's name includes its robot$ prefix"
-        return BasicAuth(username, password, service="Harbor", source=source, hint=hint)
+        source = credentials.source(USERNAME, PASSWORD)
+        return BasicAuth(
+            credentials[USERNAME],
+            credentials[PASSWORD],
+            service="Harbor",
+            source=source,
+            hint=hint,
+        )
 
     # -- the Harbor API ------------------------------------------------------------------
 

@@ -10,16 +10,17 @@ API, so listing and deleting tags go through the Hub API at https://hub.docker.c
   the image stays for any other tag on it.
 
 Hub API calls carry `Authorization: Bearer <JWT>`. The JWT is, in this order:
-`PORTSIDE_REPO_DOCKER_HUB_TOKEN` as it is (the `StaticToken` auth strategy); or a
-`POST /v2/users/login` with `PORTSIDE_REPO_DOCKER_HUB_USERNAME` and
-`PORTSIDE_REPO_DOCKER_HUB_PASSWORD`, or with the username and password (or token) stored for
-Docker Hub in the Docker config (the `LoginExchange` strategy, which logs in again once when
-the JWT expires). The Hub API has its own transport (`--insecure-registry hub.docker.com`
+`--repo-docker-hub-token` (or its env twin) as it is (the `StaticToken` auth strategy); or a
+`POST /v2/users/login` with `--repo-docker-hub-username` and `--repo-docker-hub-password`
+(or their twins), or with the username and password (or token) stored for Docker Hub in the
+Docker config (the `LoginExchange` strategy, which logs in again once when the JWT expires).
+The spec's options are in dockerhub.py; `resolve_native_credentials` decides where each
+comes from. The Hub API has its own transport (`--insecure-registry hub.docker.com`
 applies to it); `PORTSIDE_DOCKER_HUB_API` points the driver at another Hub API (the tests'
 fake).
 
 The registry itself is served by registry-1.docker.io, not docker.io: that rewrite is the
-`dockerhub` entry's `v2_hosts` in drivers/registries.py, applied to every Docker Hub
+`dockerhub` spec's `v2_hosts` (dockerhub.py), applied to every Docker Hub
 reference whatever driver serves it (pull, copy and inspect use no driver).
 
 Resolving tags and reading manifests and blobs stay on the Registry v2 API, through the
@@ -35,8 +36,6 @@ from typing import ClassVar
 from urllib.parse import quote, urljoin, urlsplit
 
 from drivers.auth import Anonymous, Auth, LoginExchange, Request, StaticToken
-from drivers.contract import TagInfo, parse_created
-from drivers.distribution import DistributionClient
 from drivers.errors import (
     Forbidden,
     InvalidInput,
@@ -44,22 +43,22 @@ from drivers.errors import (
     Unauthorized,
 )
 from drivers.httpclient import Response
-from drivers.native import (
+from drivers.reference import Repository
+from drivers.registries.contract import TagInfo, parse_created
+from drivers.registries.dockerhub import PASSWORD, TOKEN, USERNAME
+from drivers.registries.native import (
     ApiHints,
     ThroughRegistryV2,
     api_error,
     json_body,
     json_object,
     listed_tag,
-    user_and_password,
 )
-from drivers.reference import Repository
+from drivers.registries.options import NativeCredentials
 
 HUB_API = "https://hub.docker.com"
 API_ENV = "PORTSIDE_DOCKER_HUB_API"
-TOKEN_ENV = "PORTSIDE_REPO_DOCKER_HUB_TOKEN"
-USERNAME_ENV = "PORTSIDE_REPO_DOCKER_HUB_USERNAME"
-PASSWORD_ENV = "PORTSIDE_REPO_DOCKER_HUB_PASSWORD"
+TOKEN_ENV, USERNAME_ENV, PASSWORD_ENV = TOKEN.envvar, USERNAME.envvar, PASSWORD.envvar
 PAGE_SIZE = 100  # the Hub API's largest page
 
 PAT_HINT = (
@@ -84,30 +83,20 @@ HINTS = ApiHints(
 
 class DockerHubDriver(ThroughRegistryV2):
     name: ClassVar[str] = "dockerhub"
-    twins: ClassVar[Mapping[str, str]] = {
-        "docker_hub_token": TOKEN_ENV,
-        "docker_hub_username": USERNAME_ENV,
-        "docker_hub_password": PASSWORD_ENV,
-    }
     api_path, api_env, hints = HUB_API, API_ENV, HINTS
 
-    def _auth(self, settings: Mapping[str, str], client: DistributionClient, api: str) -> Auth:
+    def _auth(self, credentials: NativeCredentials, api: str) -> Auth:
         """The token as it is; else a login with the options' (or the Docker config's) username
         and password; else anonymous, which lists public repositories only."""
-        if settings[TOKEN_ENV]:
-            source = f"${TOKEN_ENV}"
-            token = settings[TOKEN_ENV]
-            return StaticToken(token, service="Docker Hub", source=source, hint=NO_CREDENTIALS_HINT)
-        login = user_and_password(
-            settings[USERNAME_ENV],
-            settings[PASSWORD_ENV],
-            f"${USERNAME_ENV} and ${PASSWORD_ENV}",
-            client,
-            hint=f"set both, or set ${TOKEN_ENV} instead",
-        )
-        if login is None:
+        if credentials[TOKEN]:
+            source = credentials.source(TOKEN)
+            return StaticToken(
+                credentials[TOKEN], service="Docker Hub", source=source, hint=NO_CREDENTIALS_HINT
+            )
+        if not credentials[USERNAME]:  # the pair goes together: both, or neither
             return Anonymous(service="the Docker Hub API", hint=NO_CREDENTIALS_HINT)
-        username, password, source = login
+        username, password = credentials[USERNAME], credentials[PASSWORD]
+        source = credentials.source(USERNAME, PASSWORD)
         body = json.dumps({"username": username, "password": password}).encode()
         return LoginExchange(
             lambda: Request(

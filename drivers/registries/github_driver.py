@@ -1,0 +1,319 @@
+"""The `github` driver: GitHub Packages (ghcr.io) through the REST Packages API.
+
+On ghcr.io a package version is a manifest (its `name` is the digest) and carries the tags
+on it (`metadata.container.tags`); deleting a version deletes every tag on it, and there is
+no tag-only delete. The registry API of ghcr.io deletes nothing. So:
+
+* `list_tags` lists the versions (`GET /{users|orgs}/{owner}/packages/container/{pkg}/
+  versions?per_page=100`, following `Link: rel="next"`): every tag with its digest and
+  `updated_at` as its push time, with no manifest request per tag.
+* `delete_manifest` deletes the version (`DELETE …/versions/{id}`), then the versions
+  GitHub does not protect and nothing left uses: an index's children (unless a remaining
+  manifest lists them too, or a tag is on them), and the untagged manifests whose
+  `subject` is a deleted child.
+* `delete_tag` (a tag whose version also carries a kept tag) pushes a unique tiny manifest
+  to the tag through the Registry v2 API, which moves only that tag, then deletes the new
+  version.
+* `list_referrers` answers from the untagged versions whose manifest's `subject` is the
+  digest (ghcr.io has no referrers API), so the engine plans signatures and attestations
+  pushed as OCI referrers like any other.
+
+`ghcr.io/OWNER/a/b` is the package `a/b` (percent-encoded in URLs) of OWNER, a user or an
+organisation: one `GET /users/{owner}` answers which (`type`). The API base is
+`$GITHUB_API_URL` (GitHub Actions sets it, GitHub Enterprise Server included), else
+https://api.github.com. The token is the spec's (github.py). Every listing is complete
+before anything is deleted: paging a list while deleting from it skips versions.
+
+PyGithub is not used: its `Requester` would send its own HTTP, bypassing the Transport
+that carries the token (auth strategy), `--insecure-registry`, proxies and retries.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from typing import ClassVar
+from urllib.parse import quote
+
+from drivers.auth import Anonymous, Auth, StaticToken
+from drivers.distribution import DistributionClient
+from drivers.errors import CredentialError, InvalidInput, NotFound, ProtocolError, RegistryError
+from drivers.httpclient import Response
+from drivers.manifest import Descriptor, Manifest
+from drivers.reference import Repository
+from drivers.registries.contract import TagInfo, parse_created
+from drivers.registries.github import SCOPES_HINT, TOKEN
+from drivers.registries.native import ApiHints, ThroughRegistryV2, json_body, listed_tag
+from drivers.registries.options import NativeCredentials
+
+API_ENV = "GITHUB_API_URL"
+API_BASE = "https://api.github.com"
+PAGE_SIZE = 100  # the API's largest page
+_MAX_PAGES = 10_000
+_HEADERS = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"}
+_RATE_TRIES = 5  # answers of a rate limit waited out before giving up
+_MAX_WAIT = 120.0  # seconds; a longer wait (a primary limit's reset) stops the run instead
+
+NO_TOKEN_HINT = f"pass {TOKEN.flag} (${TOKEN.envvar}) or set $GITHUB_TOKEN; {SCOPES_HINT}"
+REFUSED_HINT = (
+    "GitHub keeps public versions with more than 5,000 downloads, and a token may delete "
+    "only in packages it administers: delete it in the package's settings, or give the "
+    "workflow's repository Admin access to the package (Package settings > Manage Actions access)"
+)
+HINTS = ApiHints(
+    not_found="check the owner and package name; the token needs read:packages to see it",
+    unauthorized=NO_TOKEN_HINT,
+    forbidden=REFUSED_HINT,
+    rate_limited="GitHub limits API calls: wait for the limit's reset, then run again",
+    said=("message",),  # GitHub's {"message", "documentation_url"}
+)
+
+
+@dataclass(frozen=True)
+class Version:
+    id: int
+    digest: str
+    tags: tuple[str, ...]
+    updated: datetime | None
+
+
+class GithubDriver(ThroughRegistryV2):
+    name: ClassVar[str] = "github"
+    api_path, api_env, hints = API_BASE, API_ENV, HINTS
+
+    def __init__(
+        self,
+        client: DistributionClient,
+        options: object = None,
+        credentials: NativeCredentials | None = None,
+    ) -> None:
+        super().__init__(client, options, credentials)
+        self._owner_kinds: dict[str, str] = {}
+        self._versions: dict[str, dict[str, Version]] = {}  # path -> digest -> version
+        self._manifests: dict[str, Manifest] = {}  # a digest's manifest never changes
+        self._scopes: str | None = None  # X-OAuth-Scopes, when GitHub sent it
+        self._lock = threading.RLock()  # a cascade deletes under it
+
+    def _auth(self, credentials: NativeCredentials, api: str) -> Auth:
+        if not credentials[TOKEN]:
+            return Anonymous(service="the GitHub API", hint=NO_TOKEN_HINT)
+        hint = f"the token is invalid or expired: {NO_TOKEN_HINT}"
+        return StaticToken(
+            credentials[TOKEN], service="GitHub", source=credentials.source(TOKEN), hint=hint
+        )
+
+    def _request(self, method: str, url: str) -> Response:
+        """Wait out GitHub's rate limits: a 403 or 429 with `Retry-After` (the secondary
+        limit) or with `X-RateLimit-Remaining: 0` (the primary one, until its reset)."""
+        for _ in range(_RATE_TRIES):
+            response = self.transport.request(method, url, headers=_HEADERS)
+            wait = _rate_limit_wait(response)
+            if wait is None or wait > _MAX_WAIT:
+                break
+            response.close()
+            time.sleep(wait)
+        if response.headers.get("X-OAuth-Scopes") is not None:
+            self._scopes = response.headers["X-OAuth-Scopes"]
+        return response
+
+    # -- listing ---------------------------------------------------------------------------
+
+    def list_tags(self, repository: Repository) -> list[TagInfo]:
+        versions = self._list_versions(repository)
+        return [
+            listed_tag(tag, version.digest, version.updated)
+            for version in versions.values()
+            for tag in version.tags
+        ]
+
+    def _list_versions(self, repository: Repository) -> dict[str, Version]:
+        what = f"versions of {repository} (GitHub Packages API)"
+        url: str | None = f"{self._package_url(repository)}/versions?per_page={PAGE_SIZE}"
+        versions: dict[str, Version] = {}
+        for _ in range(_MAX_PAGES):
+            if url is None:
+                with self._lock:
+                    self._versions[repository.path] = versions
+                return dict(versions)
+            response = self._call("GET", url, what, 200)
+            doc = _json_list(response)
+            for item in doc:
+                version = _version(item)
+                if version is not None:
+                    versions[version.digest] = version
+            url = _next_link(response.headers.get("Link", ""))
+        raise ProtocolError(f"{what}: more than {_MAX_PAGES} pages, stopped", url=self.api)
+
+    def _package_url(self, repository: Repository) -> str:
+        owner, _, package = repository.path.partition("/")
+        if not package:
+            raise InvalidInput(
+                f"{repository}: a GitHub package is OWNER/PACKAGE",
+                hint=f"name the package as {repository.registry}/OWNER/PACKAGE",
+            )
+        kind, owner, package = (
+            self._owner_kind(owner),
+            quote(owner, safe=""),
+            quote(package, safe=""),
+        )
+        return f"{self.api}/{kind}/{owner}/packages/container/{package}"
+
+    def _owner_kind(self, owner: str) -> str:
+        """`orgs` or `users`: the one request `GET /users/{owner}` answers for both."""
+        if owner not in self._owner_kinds:
+            url = f"{self.api}/users/{quote(owner, safe='')}"
+            doc = json_body(self._call("GET", url, f"the GitHub owner {owner}", 200))
+            self._owner_kinds[owner] = "orgs" if doc.get("type") == "Organization" else "users"
+        return self._owner_kinds[owner]
+
+    def list_referrers(self, repository: Repository, digest: str) -> list[Descriptor] | None:
+        """The untagged versions whose manifest's `subject` is `digest`."""
+        out = []
+        for version in self._known(repository).values():
+            if not version.tags:
+                manifest = self._manifest(repository, version.digest)
+                if manifest.subject is not None and manifest.subject.digest == digest:
+                    out.append(manifest.descriptor())
+        return out
+
+    def _known(self, repository: Repository) -> dict[str, Version]:
+        with self._lock:
+            known = self._versions.get(repository.path)
+        return dict(known) if known is not None else self._list_versions(repository)
+
+    def _manifest(self, repository: Repository, digest: str) -> Manifest:
+        if digest not in self._manifests:
+            self._manifests[digest] = self.registry.get_manifest(repository, digest)
+        return self._manifests[digest]
+
+    # -- deleting --------------------------------------------------------------------------
+
+    def check_deletion(self, repository: Repository) -> None:
+        """A token GitHub says lacks `delete:packages` (classic tokens list their scopes in
+        `X-OAuth-Scopes`) stops the run before anything is deleted."""
+        if repository.path in self._deletion_checked:
+            return
+        auth = self.transport.auth
+        if auth.is_anonymous:
+            raise CredentialError(f"{repository}: deleting needs a GitHub token", hint=auth.hint)
+        self._known(repository)
+        scopes = {s.strip() for s in (self._scopes or "").split(",")}
+        if self._scopes is not None and "delete:packages" not in scopes:
+            raise CredentialError(
+                f"{repository}: the token from {auth.source} lacks the delete:packages scope "
+                f"(it has: {self._scopes or 'none'}); nothing was deleted",
+                hint=SCOPES_HINT,
+            )
+        self._deletion_checked.add(repository.path)
+
+    def delete_manifest(self, repository: Repository, digest: str) -> None:
+        version = self._find(repository, digest)
+        manifest = self._manifest(repository, digest)  # read before it is gone
+        self._delete_version(repository, version)
+        with self._lock:  # one cascade at a time, each seeing the others' deletions
+            self._cascade(repository, manifest, referrers_too=False)
+
+    def delete_tag(self, repository: Repository, tag: str) -> None:
+        """Move `tag` onto a unique tiny manifest, then delete that manifest's version."""
+        dummy = self.registry.push_dummy(repository, tag)
+        version = self._find(repository, dummy)
+        self._delete_version(repository, version)
+
+    def _find(self, repository: Repository, digest: str) -> Version:
+        version = self._known(repository).get(digest)
+        if version is None:  # pushed since the last listing (an untag's tiny manifest)
+            version = self._list_versions(repository).get(digest)
+        if version is None:
+            raise NotFound(f"{repository}@{digest}: no such package version")
+        return version
+
+    def _delete_version(self, repository: Repository, version: Version) -> None:
+        url = f"{self._package_url(repository)}/versions/{version.id}"
+        what = f"deleting {repository}@{version.digest[:19]} (version {version.id})"
+        try:
+            self._delete_call(url, what, 204, "", hint=REFUSED_HINT)
+        except RegistryError as error:
+            if error.status == 400 and not error.hint:
+                error.hint = REFUSED_HINT
+            raise
+        with self._lock:
+            self._versions.get(repository.path, {}).pop(version.digest, None)
+
+    def _cascade(self, repository: Repository, manifest: Manifest, *, referrers_too: bool) -> None:
+        """Delete the untagged versions `manifest` took with it and nothing left uses."""
+        remaining = self._versions.get(repository.path, {})
+        used = {
+            child.digest
+            for version in list(remaining.values())
+            for child in self._manifest(repository, version.digest).children
+        }
+        candidates = [child.digest for child in manifest.children]
+        if referrers_too:
+            candidates += [
+                v.digest
+                for v in list(remaining.values())
+                if not v.tags
+                and (subject := self._manifest(repository, v.digest).subject) is not None
+                and subject.digest == manifest.digest
+            ]
+        for digest in candidates:
+            version = remaining.get(digest)
+            if version is None or version.tags or digest in used:
+                continue  # gone already, tagged, or a child of something that stays
+            child = self._manifest(repository, digest)
+            self._delete_version(repository, version)
+            self._cascade(repository, child, referrers_too=True)
+
+
+def _rate_limit_wait(response: Response) -> float | None:
+    """Seconds to wait when the answer is a rate limit; None otherwise."""
+    if response.status_code not in (403, 429):
+        return None
+    headers = response.headers
+    retry_after = headers.get("Retry-After")
+    if retry_after is not None and retry_after.strip().isdigit():
+        return float(retry_after)
+    if headers.get("X-RateLimit-Remaining") == "0" and headers.get("X-RateLimit-Reset"):
+        try:
+            return max(0.0, float(headers["X-RateLimit-Reset"]) - time.time())
+        except ValueError:
+            return None
+    return None
+
+
+def _json_list(response: Response) -> list:
+    import json
+
+    try:
+        doc = json.loads(response.content)
+    except (ValueError, UnicodeDecodeError):
+        doc = None
+    if not isinstance(doc, list):
+        raise ProtocolError(
+            "the GitHub Packages API answered with something other than a list of versions",
+            url=response.url,
+            hint=f"check ${API_ENV}, if set: it must name the GitHub REST API",
+        )
+    return doc
+
+
+def _version(item: object) -> Version | None:
+    if not isinstance(item, dict) or not isinstance(item.get("id"), int):
+        return None
+    name = item.get("name")
+    if not isinstance(name, str) or not name.startswith("sha256:"):
+        return None
+    container = (item.get("metadata") or {}).get("container") or {}
+    tags = tuple(t for t in container.get("tags") or [] if isinstance(t, str))
+    return Version(item["id"], name, tags, parse_created(item.get("updated_at")))
+
+
+def _next_link(link: str) -> str | None:
+    """The `rel="next"` URL of a `Link` header (RFC 8288), as GitHub pages its lists."""
+    for part in link.split(","):
+        url, _, params = part.partition(";")
+        if 'rel="next"' in params.replace(" ", ""):
+            return url.strip().strip("<>")
+    return None

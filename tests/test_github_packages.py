@@ -1,0 +1,209 @@
+"""The `github` driver: GitHub Packages through a fake Packages API (tests/github_support.py)
+in front of a real docker-registry that refuses DELETE from the client, so every deletion
+a test sees was made through the Packages API."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from drivers.reference import parse_repository
+from drivers.registries import RegistryOptions, driver_for
+from tests.bed import Image, oci_image, oci_index, push_image_raw
+from tests.bed.images import _index_of
+from tests.bed.registry import RunningRegistry
+from tests.cli import run_cli
+from tests.github_support import FULL_SCOPES, FakeGhcr, serve
+
+TOKEN = f"canary-ghp-{uuid.uuid4().hex}"
+READ_TOKEN = f"canary-ghp-read-{uuid.uuid4().hex}"
+OLD = dt.timedelta(days=30)
+
+
+@pytest.fixture
+def ghcr(monkeypatch, docker_config, registry_plain: RunningRegistry) -> Iterator[FakeGhcr]:
+    tokens = {TOKEN: FULL_SCOPES, READ_TOKEN: "read:packages"}
+    fake = FakeGhcr(registry_plain.url, tokens)
+    with serve(fake):
+        for name in ("PORTSIDE_REPO_GITHUB_TOKEN", "PORTSIDE_REPO_CONTAINER_REGISTRY"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
+        monkeypatch.setenv("GITHUB_API_URL", fake.url)
+        yield fake
+
+
+def package(fake: FakeGhcr, kind: str = "User", name: str = "app") -> str:
+    owner = f"o{uuid.uuid4().hex[:8]}"
+    fake.owners[owner] = kind
+    return f"{owner}/{name}"
+
+
+def push(fake: FakeGhcr, path: str, image: Image, tag: str | None = None, age=OLD) -> str:
+    digest = push_image_raw(fake.url, path, image, tag)
+    for each in image.walk():
+        fake.age(path, each.digest, age)
+    return digest
+
+
+def referrer_of(seed: str, subject: Image) -> Image:
+    """An OCI manifest whose `subject` is `subject` (cosign and buildx push these)."""
+    base = oci_image(seed)
+    doc = json.loads(base.manifest_bytes)
+    doc["subject"] = subject.descriptor()
+    body = json.dumps(doc).encode()
+    return Image(base.media_type, body, config=base.config, layers=base.layers)
+
+
+def cleanup(capsys, fake: FakeGhcr, path: str, *args: str):
+    host = fake.url.removeprefix("http://")
+    return run_cli(
+        capsys, "cleanup", f"{host}/{path}", "--repo-container-registry", "github",
+        "--delete-tag", "ci-.*", "--json", *args,
+    )  # fmt: skip
+
+
+def test_lists_every_page_with_digests_and_push_times(ghcr):
+    path = package(ghcr)
+    ages = {f"v{i}": dt.timedelta(days=i + 1) for i in range(7)}
+    for tag, age in ages.items():
+        push(ghcr, path, oci_image(f"{path}-{tag}"), tag, age)
+    host = ghcr.url.removeprefix("http://")
+    driver = driver_for(host, RegistryOptions(implementation="github"))
+    assert driver.name == "github"
+    ghcr.calls.clear()
+
+    listed = driver.list_tags(parse_repository(f"{host}/{path}"))
+
+    assert {t.tag: t.digest for t in listed} == ghcr.tags_of(path)
+    now = dt.datetime.now(dt.timezone.utc)
+    for info in listed:
+        assert abs((now - info.created) - ages[info.tag]) < dt.timedelta(minutes=1)
+    pages = ghcr.api_calls("GET")[1:]  # after the owner lookup
+    assert len(pages) == 3  # 7 versions, 3 a page: the Link header was followed
+    assert "per_page=100" in pages[0]
+    assert not [p for p in ghcr.calls if p[1].startswith("/v2/")]  # no manifest per tag
+
+
+def test_shared_digest_untags_and_the_kept_tag_keeps_its_digest(capsys, ghcr):
+    path = package(ghcr)
+    shared = push(ghcr, path, oci_image(f"{path}-a"), "ci-1")
+    push(ghcr, path, oci_image(f"{path}-a"), "release")
+    alone = push(ghcr, path, oci_image(f"{path}-b"), "ci-2")
+
+    result = cleanup(capsys, ghcr, path)
+
+    assert result.code == 0, result.text
+    assert ghcr.tags_of(path) == {"release": shared}
+    assert ghcr.digests(path) == {shared}  # the tiny manifest's version went too
+    assert alone not in ghcr.digests(path)
+    deletes = ghcr.api_calls("DELETE")
+    assert len(deletes) == 2 and all("/versions/" in d for d in deletes)
+
+
+def test_multi_arch_index_takes_its_own_children_and_spares_shared_ones(capsys, ghcr):
+    path = package(ghcr, "Organization")
+    amd, arm, riscv = (
+        oci_image(f"{path}-{p}", platform=f"linux/{p}") for p in ("amd64", "arm64", "riscv64")
+    )
+    old = _index_of((amd, arm))
+    kept = _index_of((arm, riscv))
+    push(ghcr, path, old, "ci-1")
+    push(ghcr, path, kept, "release")
+
+    result = cleanup(capsys, ghcr, path)
+
+    assert result.code == 0, result.text
+    assert ghcr.digests(path) == {kept.digest, arm.digest, riscv.digest}
+    assert all(d.startswith(f"/orgs/{path.split('/')[0]}/") for d in ghcr.api_calls("DELETE"))
+
+
+def test_signatures_and_attestations_go_with_their_image_and_stay_with_kept_ones(capsys, ghcr):
+    path = package(ghcr)
+    doomed, kept = oci_index(f"{path}-old"), oci_image(f"{path}-new")
+    push(ghcr, path, doomed, "ci-1")
+    push(ghcr, path, kept, "release")
+    for image in (doomed, kept):
+        push(ghcr, path, oci_image(f"{image.digest}-sig"), f"sha256-{image.digest[7:]}.sig")
+        push(ghcr, path, referrer_of(f"{image.digest}-att", image))
+    kept_sig = ghcr.tags_of(path)[f"sha256-{kept.digest[7:]}.sig"]
+    kept_att = referrer_of(f"{kept.digest}-att", kept).digest
+
+    dry = cleanup(capsys, ghcr, path, "--dry-run")
+    assert dry.code == 0, dry.text
+    planned = json.loads(dry.out)["deleted"]
+    assert len(planned) == 3  # the index, its signature tag, its subject referrer
+    assert not ghcr.api_calls("DELETE")
+
+    result = cleanup(capsys, ghcr, path)
+
+    assert result.code == 0, result.text
+    assert ghcr.digests(path) == {kept.digest, kept_sig, kept_att}
+
+
+def test_a_refused_version_fails_with_githubs_message_and_the_rest_goes(capsys, ghcr):
+    path = package(ghcr)
+    popular = push(ghcr, path, oci_image(f"{path}-a"), "ci-1")
+    other = push(ghcr, path, oci_image(f"{path}-b"), "ci-2")
+    message = "Publicly visible package versions with more than 5000 downloads cannot be deleted."
+    ghcr.refused[popular] = message
+
+    result = cleanup(capsys, ghcr, path)
+
+    assert result.code == 1, result.text
+    report = json.loads(result.out)
+    assert [f["tag"] for f in report["failed"]] == ["ci-1"]
+    assert "5000 downloads" in report["failed"][0]["reason"]
+    assert ghcr.digests(path) == {popular} and other not in ghcr.digests(path)
+
+
+def test_a_secondary_rate_limit_mid_run_is_waited_out(capsys, ghcr, sleeps):
+    path = package(ghcr)
+    for i in range(3):
+        push(ghcr, path, oci_image(f"{path}-{i}"), f"ci-{i}")
+    ghcr.throttle_deletes = 2
+
+    result = cleanup(capsys, ghcr, path)
+
+    assert result.code == 0, result.text
+    assert ghcr.digests(path) == set()
+    assert sleeps.count(1.0) == 2  # the Retry-After of each 403
+
+
+def test_a_nested_package_name_is_percent_encoded(capsys, ghcr):
+    path = package(ghcr, "Organization", name="tools/build")
+    push(ghcr, path, oci_image(f"{path}-a"), "ci-1")
+    kept = push(ghcr, path, oci_image(f"{path}-b"), "main")
+
+    result = cleanup(capsys, ghcr, path)
+
+    assert result.code == 0, result.text
+    assert ghcr.digests(path) == {kept}
+    assert "/packages/container/tools%2Fbuild/versions/" in ghcr.api_calls("DELETE")[0]
+
+
+def test_a_token_without_delete_packages_is_exit_3_before_deleting(capsys, monkeypatch, ghcr):
+    monkeypatch.setenv("PORTSIDE_REPO_GITHUB_TOKEN", READ_TOKEN)  # wins over GITHUB_TOKEN
+    path = package(ghcr)
+    digest = push(ghcr, path, oci_image(f"{path}-a"), "ci-1")
+
+    result = cleanup(capsys, ghcr, path)
+
+    assert result.code == 3, result.text
+    assert "delete:packages" in result.err and "PORTSIDE_REPO_GITHUB_TOKEN" in result.err
+    assert ghcr.digests(path) == {digest} and not ghcr.api_calls("DELETE")
+    assert READ_TOKEN not in result.text and TOKEN not in result.text
+
+
+def test_no_token_says_how_to_give_one(capsys, monkeypatch, ghcr):
+    monkeypatch.delenv("GITHUB_TOKEN")
+    path = package(ghcr)
+    push(ghcr, path, oci_image(f"{path}-a"), "ci-1")
+
+    result = cleanup(capsys, ghcr, path)
+
+    assert result.code == 3, result.text
+    assert "GITHUB_TOKEN" in result.err
