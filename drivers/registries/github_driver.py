@@ -37,10 +37,10 @@ from datetime import datetime
 from typing import ClassVar
 from urllib.parse import quote
 
-from drivers.auth import Anonymous, Auth, StaticToken
+from drivers.auth.strategies import Anonymous, Auth, StaticToken
 from drivers.distribution import DistributionClient
 from drivers.errors import CredentialError, InvalidInput, NotFound, ProtocolError, RegistryError
-from drivers.httpclient import Response
+from drivers.http.client import Response
 from drivers.manifest import Descriptor, Manifest
 from drivers.reference import Repository
 from drivers.registries.contract import TagInfo, parse_created

@@ -2,7 +2,7 @@
 
 Such a driver lists and deletes tags through the registry's own API, and leaves the rest to
 the Registry v2 API through the `default` driver it wraps, `self.registry`. Its API calls go
-through a Transport (`api_transport`) whose auth strategy (drivers/auth.py) carries the
+through a Transport (`api_transport`) whose auth strategy (drivers/auth/strategies.py) carries the
 driver's credentials (`NativeCredentials`, resolved from its spec's options by
 `resolve_native_credentials`): the driver never sets `Authorization` itself, and every call
 honours `--insecure-registry`, proxies, certs.d and retries.
@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import ClassVar
 from urllib.parse import urlsplit
 
-from drivers.auth import Auth
+from drivers.auth.strategies import Auth
 from drivers.distribution import DistributionClient
 from drivers.errors import (
     CredentialError,
@@ -31,13 +31,13 @@ from drivers.errors import (
     error_for_status,
     redact_url,
 )
-from drivers.httpclient import Response
+from drivers.http.client import Response
+from drivers.http.transport import Transport
 from drivers.manifest import Descriptor, Manifest
 from drivers.reference import Reference, Repository, normalize_registry
 from drivers.registries.contract import TagInfo
 from drivers.registries.default_driver import DefaultDriver
 from drivers.registries.options import NativeCredentials
-from drivers.transport import Transport
 
 _DETAIL_LIMIT = 200  # characters of an API's own error text kept in a message
 

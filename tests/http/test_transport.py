@@ -13,8 +13,8 @@ from email.utils import format_datetime
 
 import pytest
 
-from drivers.auth import StaticToken
-from drivers.credentials import Credential
+from drivers.auth.credentials import Credential
+from drivers.auth.strategies import StaticToken
 from drivers.distribution import DistributionClient
 from drivers.errors import (
     DigestMismatch,
@@ -27,9 +27,9 @@ from drivers.errors import (
     Unsupported,
     redact_url,
 )
+from drivers.http.retry import RetryPolicy, parse_retry_after
+from drivers.http.transport import Transport, check_status
 from drivers.manifest import DOCKER_MANIFEST, sha256_digest
-from drivers.retry import RetryPolicy, parse_retry_after
-from drivers.transport import Transport, check_status
 from tests.scripted import Answer, json_answer, oci_errors
 
 CANARY = "canary-S3cr3t-4242"

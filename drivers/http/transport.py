@@ -1,8 +1,8 @@
 """HTTP to one host: scheme choice, auth strategy, retries, redirects.
 
 A `Transport` sends requests to one registry (or to a registry's own API) and takes an
-auth strategy (drivers/auth.py) that sets `Authorization`; by default the registry's
-challenge flow (drivers/challenge.py) with the given credentials. Rules (DESIGN.md
+auth strategy (drivers/auth/strategies.py) that sets `Authorization`; by default the registry's
+challenge flow (drivers/auth/challenge.py) with the given credentials. Rules (DESIGN.md
 "Transport rules"):
 
 * TLS is verified. Loopback registries, and hosts named with `--insecure-registry`, may
@@ -27,9 +27,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlencode, urljoin, urlsplit
 
-from drivers.auth import Anonymous, Auth, Request
-from drivers.challenge import RegistryChallengeAuth
-from drivers.credentials import Credential, CredentialSource
+from drivers.auth.challenge import RegistryChallengeAuth
+from drivers.auth.credentials import Credential, CredentialSource
+from drivers.auth.strategies import Anonymous, Auth, Request
 from drivers.errors import (
     TEMPORARY_STATUSES,
     NotARegistry,
@@ -40,9 +40,9 @@ from drivers.errors import (
     error_for_status,
     redact_url,
 )
-from drivers.httpclient import HTTPClient, ProxyError, Response
+from drivers.http.client import HTTPClient, ProxyError, Response
+from drivers.http.retry import RetryPolicy
 from drivers.reference import is_loopback, normalize_registry
-from drivers.retry import RetryPolicy
 
 log = logging.getLogger("portside.transport")
 
