@@ -1,0 +1,222 @@
+"""The `gitlab` driver: GitLab's REST API v4 for tags, Registry v2 for manifests.
+
+GitLab's container registry takes no DELETE from a job's registry credentials; its REST API
+lists and deletes tags (gitlab_api.py says where the API is and with which token):
+
+* the project: `$CI_PROJECT_ID` when the repository is the job's (`$CI_REGISTRY_IMAGE` or
+  below it), else the longest prefix of the image path that is a project
+  (`GET /projects/:url-encoded-path`, longest first);
+* the repository: the entry of `GET /projects/:id/registry/repositories` whose `path` is the
+  image path (paged);
+* tags: `GET …/repositories/:rid/tags`, keyset-paged where the server supports it (the `Link`
+  header names the next page), else offset-paged (`X-Next-Page`, or `Link`). The list has
+  names only; the engine reads each tag's manifest through Registry v2 (which it needs
+  anyway) and the image's `created`. The per-tag detail endpoint gives nothing more
+  (`digest`, and `created_at`, the image's time, not the push time: gitlab#351538) at one
+  API call per tag against GitLab's rate limits, so it is not used;
+* deleting: `DELETE …/repositories/:rid/tags/:tag` (200), which removes only that tag on
+  GitLab's registry: other tags on the digest stay. Never the bulk endpoint (asynchronous,
+  once an hour, by its own rules). A 403 once the probe proved the token may delete tags is
+  a protection rule on that tag: it is skipped, with the reason. Untagged manifests, index
+  children and blobs are left to GitLab's garbage collector.
+
+Why not python-gitlab: it sends through its own `requests` session, which would bypass the
+Transport (proxies, certs.d, `--insecure-registry`, retries, the canary-safe errors), and
+`requests` is no runtime dependency of portside. The few calls are plain REST.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+from collections.abc import Iterator
+from typing import ClassVar
+from urllib.parse import quote, urlencode, urlsplit
+
+from drivers.distribution import DistributionClient
+from drivers.errors import Forbidden, NotFound, Protected, ProtocolError
+from drivers.httpclient import Response
+from drivers.reference import Repository
+from drivers.registries.contract import TagInfo
+from drivers.registries.default_driver import DefaultDriver
+from drivers.registries.gitlab_api import NO_TOKEN_HINT, ROLE_HINT, Job, api_base, auth_for
+from drivers.registries.native import ApiHints, ThroughRegistryV2, api_transport
+from drivers.registries.options import NativeCredentials
+
+PAGE_SIZE = 100  # GitLab's largest page
+_MAX_PAGES = 100_000  # a guard against an API whose next page never ends
+_NEXT = re.compile(r'<([^>]+)>\s*;\s*rel="next"')
+
+HINTS = ApiHints(
+    not_found="check the image path: GitLab names a project, then the repository below it",
+    unauthorized=NO_TOKEN_HINT,
+    forbidden=ROLE_HINT,
+    rate_limited="GitLab limits API calls: wait, then run again",
+    said=("message", "error", "error_description"),  # Grape's {"message"}, OAuth's {"error"}
+)
+
+
+class GitLabDriver(ThroughRegistryV2):
+    """Tags through the GitLab API; manifests, blobs and referrers through Registry v2."""
+
+    name: ClassVar[str] = "gitlab"
+    hints: ClassVar[ApiHints] = HINTS
+
+    def __init__(
+        self,
+        client: DistributionClient,
+        options: object = None,
+        credentials: NativeCredentials | None = None,
+    ) -> None:
+        credentials = credentials or NativeCredentials()
+        self.job = Job.from_env(os.environ)
+        self.registry = DefaultDriver(client, name=self.name)
+        base = api_base(client.transport.host, credentials, self.job)
+        auth = auth_for(credentials, self.job)
+        self.api, self.transport = api_transport(client, options, base, auth)
+        self._deletion_checked: set[str] = set()
+        self._ids: dict[str, tuple[str, str]] = {}  # image path -> (project id, repository id)
+        self._lock = threading.Lock()
+
+    # -- finding the project and the repository -----------------------------------------
+
+    def _ids_of(self, repository: Repository) -> tuple[str, str]:
+        path = repository.path
+        with self._lock:
+            if path not in self._ids:
+                if self.job.owns(repository.registry, path):
+                    project = self.job.project_id
+                else:
+                    project = self._project_of(path)
+                self._ids[path] = (project, self._repository_id(project, path))
+            return self._ids[path]
+
+    def _project_of(self, path: str) -> str:
+        """The id of the longest prefix of `path` that is a project."""
+        parts = path.split("/")
+        for end in range(len(parts), 0, -1):
+            found = self._lookup("projects", "/".join(parts[:end]))
+            if found is not None:
+                return found
+        raise NotFound(
+            f"{path}: no GitLab project at {self.api} has a path this image path starts with",
+            hint="check the path (GROUP/PROJECT[/NAME]) and that the token can see the project",
+        )
+
+    def _lookup(self, kind: str, path: str) -> str | None:
+        """The id of the project or group at `path`; None when there is none (404)."""
+        url = f"{self.api}/{kind}/{quote(path, safe='')}"
+        response = self._call("GET", url, f"GitLab {kind[:-1]} {path}", 200, 404)
+        if response.status_code == 404:
+            response.close()
+            return None
+        doc = response.json()
+        if not isinstance(doc, dict) or not isinstance(doc.get("id"), int | str):
+            raise ProtocolError(f"GitLab {kind[:-1]} {path}: the answer has no id", url=url)
+        return str(doc["id"])
+
+    def _repository_id(self, project: str, path: str) -> str:
+        for item in self._repositories(f"projects/{project}", path):
+            if item.get("path") == path:
+                return str(item["id"])
+        raise NotFound(
+            f"{path}: project {project} has no container repository with this path",
+            hint="check the image path; a repository exists once an image was pushed to it",
+        )
+
+    def _repositories(self, owner: str, what: str) -> Iterator[dict]:
+        url = f"{self.api}/{owner}/registry/repositories?per_page={PAGE_SIZE}"
+        for item in self._pages(url, f"container repositories of {what} (GitLab API)"):
+            if isinstance(item, dict) and "id" in item and isinstance(item.get("path"), str):
+                yield item
+
+    def list_repositories(self, prefix: str = "") -> Iterator[str]:
+        """Every registry repository of the project or group at `prefix`."""
+        prefix = prefix.strip("/")
+        for kind in ("projects", "groups"):
+            found = self._lookup(kind, prefix) if prefix else None
+            if found is not None:
+                for item in self._repositories(f"{kind}/{found}", prefix):
+                    yield item["path"]
+                return
+        raise NotFound(
+            f"{prefix or '(no path)'}: no GitLab project or group at {self.api} has this path",
+            hint="name a project or group: HOST/GROUP[/PROJECT] --all-repositories",
+        )
+
+    # -- listing -------------------------------------------------------------------------
+
+    def list_tags(self, repository: Repository) -> list[TagInfo]:
+        what = f"tags of {repository} (GitLab API)"
+        url = self._tags_url(repository)
+        keyset = f"{url}?" + urlencode(
+            {"pagination": "keyset", "per_page": PAGE_SIZE, "sort": "asc"}
+        )
+        first = self._call("GET", keyset, what, 200, 400, 405)
+        if first.status_code != 200:  # no metadata database: offset pagination only
+            first.close()
+            first = self._call("GET", f"{url}?per_page={PAGE_SIZE}&page=1", what, 200)
+        names = dict.fromkeys(
+            item["name"]
+            for item in self._pages(first, what)
+            if isinstance(item, dict) and isinstance(item.get("name"), str)
+        )
+        return [TagInfo(name) for name in names]
+
+    def _pages(self, start: str | Response, what: str) -> Iterator[object]:
+        """The items of every page from `start` (a URL, or the first page's answer)."""
+        response = start if isinstance(start, Response) else self._call("GET", start, what, 200)
+        for _ in range(_MAX_PAGES):
+            items = response.json() if response.content else []
+            if not isinstance(items, list):
+                raise ProtocolError(f"{what}: the answer is not a JSON array", url=response.url)
+            yield from items
+            following = self._next_page(response)
+            if following is None or not items:
+                return
+            response = self._call("GET", following, what, 200)
+        raise ProtocolError(f"{what}: more than {_MAX_PAGES} pages, stopped", url=self.api)
+
+    def _next_page(self, response: Response) -> str | None:
+        """`Link: <…>; rel="next"` (keyset and offset), else `X-Next-Page` (offset)."""
+        link = _NEXT.search(response.headers.get("Link") or "")
+        if link:
+            url = link.group(1)
+            if urlsplit(url).netloc != urlsplit(self.api).netloc:  # the token stays home
+                raise ProtocolError("the GitLab API's next page is on another host", url=url)
+            return url
+        number = (response.headers.get("X-Next-Page") or "").strip()
+        if not number.isdigit():
+            return None
+        base = re.sub(r"([?&])page=\d+", "", response.url).rstrip("?&")
+        return f"{base}{'&' if '?' in base else '?'}page={number}"
+
+    # -- deleting ------------------------------------------------------------------------
+
+    def check_deletion(self, repository: Repository) -> None:
+        self._ids_of(repository)  # a missing project or repository is no probe's success
+        super().check_deletion(repository)
+
+    def delete_tag(self, repository: Repository, tag: str) -> None:
+        self.check_deletion(repository)  # the token may delete tags here, so a 403 is the tag's
+        what = f"deleting {repository}:{tag}"
+        try:
+            self._delete(repository, tag, what)
+        except Forbidden as error:
+            raise Protected(
+                f"{what}: GitLab protects this tag (HTTP 403 for this tag, while the token may "
+                "delete others: a protected or immutable container tag rule); not deleted",
+                status=error.status,
+                method=error.method,
+                url=error.url,
+                hint="change the project's container tag protection rules to delete it",
+            ) from None
+
+    def _delete(self, repository: Repository, tag: str, what: str, after: str = "") -> None:
+        url = f"{self._tags_url(repository)}/{quote(tag, safe='')}"
+        self._delete_call(url, what, 200, after, hint=ROLE_HINT)
+
+    def _tags_url(self, repository: Repository) -> str:
+        project, rid = self._ids_of(repository)
+        return f"{self.api}/projects/{project}/registry/repositories/{rid}/tags"
