@@ -1,0 +1,184 @@
+"""A stateful fake of GitLab's REST API v4 (the container registry endpoints), in front of a
+real docker-registry that holds the images.
+
+Tags are the registry's: the fake lists them from `/v2/<path>/tags/list`, so a tag pushed
+during a run is listed. Its single-tag DELETE removes only that tag in the registry, as
+GitLab's registry does, by removing the tag's directory under the registry's storage
+(distribution keeps each tag as `_manifests/tags/<tag>/`); the registry itself refuses
+DELETE to clients (the `registry_nodelete` fixture). The bulk endpoint answers 202 and
+records the call, so a test can prove it was never used.
+
+Shapes as documented (doc/api/container_registry.md, doc/api/rest): offset pages with
+`X-Total`, `X-Total-Pages`, `X-Page`, `X-Per-Page`, `X-Next-Page` and `Link`; keyset pages
+(`pagination=keyset`, `last=`) with only `Link`, or 405 when `keyset` is off (a registry
+without the metadata database); errors as Grape's `{"message": "404 Project Not Found"}` or
+`{"error": …}`; 429 with `Retry-After` and `RateLimit-Reset`. Tokens: `PRIVATE-TOKEN` with
+a role (`developer` may delete, `reporter` may only read), `JOB-TOKEN` for one project.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
+
+import requests
+
+from tests.bed.registry import RunningRegistry
+
+
+@dataclass
+class Call:
+    method: str
+    path: str  # as sent, still URL-encoded
+    query: dict[str, list[str]]
+    private_token: str | None
+    job_token: str | None
+
+
+def message(status: int, text: str) -> tuple[int, dict]:
+    return status, {"message": f"{status} {text}"}
+
+
+@dataclass
+class FakeGitLab:
+    registry: RunningRegistry
+    base: str = ""  # the fake's URL, set by the fixture
+    page_size: int = 2  # GitLab's largest is 100; small, so that a few tags take pages
+    keyset: bool = True
+    tokens: dict[str, str] = field(default_factory=dict)  # PRIVATE-TOKEN -> role
+    job_tokens: dict[str, int] = field(default_factory=dict)  # JOB-TOKEN -> project id
+    projects: dict[str, int] = field(default_factory=dict)  # path -> id
+    groups: dict[str, int] = field(default_factory=dict)
+    repositories: dict[int, tuple[str, int]] = field(default_factory=dict)  # id -> (path, pid)
+    protected: set[tuple[str, str]] = field(default_factory=set)  # (repository path, tag)
+    throttle: int = 0  # answer this many next requests with 429
+    calls: list[Call] = field(default_factory=list)
+
+    def add_project(self, path: str, *repositories: str) -> int:
+        pid = 100 + len(self.projects)
+        self.projects[path] = pid
+        parts = path.split("/")
+        for end in range(1, len(parts)):
+            self.groups.setdefault("/".join(parts[:end]), 10 + len(self.groups))
+        for name in repositories:
+            full = f"{path}/{name}" if name else path
+            self.repositories[1000 + len(self.repositories)] = (full, pid)
+        return pid
+
+    def tags_of(self, path: str) -> list[str]:
+        answer = requests.get(f"{self.registry.url}/v2/{path}/tags/list", timeout=10)
+        return sorted(answer.json().get("tags") or []) if answer.status_code == 200 else []
+
+    # -- the API --------------------------------------------------------------------------
+
+    def answer(self, method: str, target: str, headers, body: bytes) -> tuple:
+        parts = urlsplit(target)
+        query = parse_qs(parts.query)
+        private, job = headers.get("PRIVATE-TOKEN"), headers.get("JOB-TOKEN")
+        self.calls.append(Call(method, parts.path, query, private, job))
+        if self.throttle:
+            self.throttle -= 1
+            reset = str(int(time.time()))
+            return 429, {"message": "Retry later"}, {"Retry-After": "0", "RateLimit-Reset": reset}
+        if private is not None and private not in self.tokens:
+            return message(401, "Unauthorized")
+        if job is not None and job not in self.job_tokens:
+            return message(401, "Unauthorized")
+        if private is None and job is None:
+            return message(401, "Unauthorized")  # every project here is private
+        segments = [unquote(s) for s in parts.path.removeprefix("/api/v4/").split("/")]
+        return self._route(method, segments, query, private, job)
+
+    def _route(self, method, segments, query, private, job) -> tuple:
+        kind, key, *rest = segments + [""] * (2 - len(segments))
+        table = {"projects": self.projects, "groups": self.groups}.get(kind)
+        if table is None:
+            return 404, {"error": "404 Not Found"}
+        ident = int(key) if key.isdigit() else table.get(key)
+        if ident is None or (kind == "projects" and ident not in self.projects.values()):
+            return message(404, f"{kind[:-1].title()} Not Found")
+        if job is not None and (kind != "projects" or self.job_tokens[job] != ident):
+            return message(403, "Forbidden")  # a job token reaches its own project only
+        if not rest:
+            path = next(p for p, i in table.items() if i == ident)
+            return 200, {"id": ident, "path_with_namespace": path}
+        if rest[:2] != ["registry", "repositories"]:
+            return 404, {"error": "404 Not Found"}
+        repos = [
+            {"id": rid, "path": path, "project_id": pid, "location": f"{self.registry.host}/{path}"}
+            for rid, (path, pid) in sorted(self.repositories.items())
+            if (pid == ident if kind == "projects" else self._in_group(pid, ident))
+        ]
+        if len(rest) == 2 and method == "GET":
+            return self._offset_page(repos, query, "/".join(["", "api", "v4", *segments]))
+        found = next((r for r in repos if str(r["id"]) == rest[2]), None)
+        if kind != "projects" or found is None or len(rest) < 4 or rest[3] != "tags":
+            return message(404, "Repository Not Found")
+        path = found["path"]
+        if len(rest) == 4 and method == "DELETE":
+            return 202, {"message": "bulk delete scheduled"}  # never to be called
+        if len(rest) == 4 and method == "GET":
+            tags = [{"name": t, "path": f"{path}:{t}"} for t in self.tags_of(path)]
+            where = "/".join(["", "api", "v4", *segments])
+            if query.get("pagination") == ["keyset"]:
+                return self._keyset_page(tags, query, where)
+            return self._offset_page(tags, query, where)
+        if len(rest) == 5 and method == "DELETE":
+            tag = rest[4]
+            if private is not None and self.tokens[private] != "developer":
+                return message(403, "Forbidden")
+            if tag not in self.tags_of(path):
+                return message(404, "Tag Not Found")
+            if (path, tag) in self.protected:
+                return message(403, "Forbidden")
+            self._untag(path, tag)
+            return 200, None
+        return message(405, "Method Not Allowed")
+
+    def _in_group(self, pid: int, gid: int) -> bool:
+        group = next(p for p, i in self.groups.items() if i == gid)
+        project = next(p for p, i in self.projects.items() if i == pid)
+        return project.startswith(group + "/")
+
+    def _untag(self, path: str, tag: str) -> None:
+        storage = Path(self.registry.workdir) / "storage" / "docker/registry/v2/repositories"
+        shutil.rmtree(storage / path / "_manifests" / "tags" / tag)
+
+    def _offset_page(self, items: list, query, where: str) -> tuple:
+        size = min(int(query.get("per_page", ["20"])[0]), self.page_size)
+        page = int(query.get("page", ["1"])[0])
+        pages = max(1, -(-len(items) // size))
+        headers = {"X-Total": str(len(items)), "X-Total-Pages": str(pages), "X-Page": str(page)}
+        headers |= {"X-Per-Page": str(size), "X-Next-Page": str(page + 1) if page < pages else ""}
+        links = [f'<{self._url(where, query, page=1)}>; rel="first"']
+        if page < pages:
+            links.insert(0, f'<{self._url(where, query, page=page + 1)}>; rel="next"')
+        headers["Link"] = ", ".join(links)
+        return 200, items[(page - 1) * size : page * size], headers
+
+    def _keyset_page(self, items: list, query, where: str) -> tuple:
+        if not self.keyset:
+            return message(405, "Method Not Allowed")
+        size = min(int(query.get("per_page", ["20"])[0]), self.page_size)
+        last = query.get("last", [""])[0]
+        rest = [i for i in items if i["name"] > last]
+        chunk, headers = rest[:size], {}
+        if len(rest) > size:
+            headers["Link"] = f'<{self._url(where, query, last=chunk[-1]["name"])}>; rel="next"'
+        return 200, chunk, headers
+
+    def _url(self, where: str, query, **changes: object) -> str:
+        merged = {k: v[0] for k, v in query.items()} | {k: str(v) for k, v in changes.items()}
+        return f"{self.base}{quote(where)}?{urlencode(merged)}"
+
+
+def deletes(fake: FakeGitLab) -> list[str]:
+    """The paths of every DELETE the fake received, decoded."""
+    return [unquote(c.path) for c in fake.calls if c.method == "DELETE"]
+
+
+BULK = re.compile(r"/registry/repositories/\d+/tags$")
