@@ -18,6 +18,8 @@ a role (`developer` may delete, `reporter` may only read), `JOB-TOKEN` for one p
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import re
 import shutil
 import time
@@ -56,6 +58,8 @@ class FakeGitLab:
     repositories: dict[int, tuple[str, int]] = field(default_factory=dict)  # id -> (path, pid)
     protected: set[tuple[str, str]] = field(default_factory=set)  # (repository path, tag)
     throttle: int = 0  # answer this many next requests with 429
+    graphql: bool = False  # whether POST /api/graphql answers (else 404)
+    pushed: dict[tuple[str, str], dt.datetime] = field(default_factory=dict)  # publishedAt
     calls: list[Call] = field(default_factory=list)
 
     def add_project(self, path: str, *repositories: str) -> int:
@@ -84,6 +88,8 @@ class FakeGitLab:
             self.throttle -= 1
             reset = str(int(time.time()))
             return 429, {"message": "Retry later"}, {"Retry-After": "0", "RateLimit-Reset": reset}
+        if parts.path == "/api/graphql" and method == "POST":
+            return self._graphql(json.loads(body), private)
         if private is not None and private not in self.tokens:
             return message(401, "Unauthorized")
         if job is not None and job not in self.job_tokens:
@@ -138,6 +144,50 @@ class FakeGitLab:
             self._untag(path, tag)
             return 200, None
         return message(405, "Method Not Allowed")
+
+    def _graphql(self, doc: dict, private: str | None) -> tuple:
+        """`containerRepository(id:) { tags(first:, after:) }`; a job token (a header
+        GraphQL ignores) sees no private repository: `null`, as GitLab answers."""
+        if not self.graphql:
+            return 404, {"error": "404 Not Found"}
+        variables = doc.get("variables") or {}
+        rid = int(str(variables.get("id", "")).rsplit("/", 1)[-1] or 0)
+        if private not in self.tokens or rid not in self.repositories:
+            return 200, {"data": {"containerRepository": None}}
+        path = self.repositories[rid][0]
+        names = self.tags_of(path)
+        after = variables.get("after")
+        start = names.index(after) + 1 if after in names else 0
+        chunk = names[start : start + self.page_size]
+        nodes = [
+            {
+                "name": name,
+                "digest": self._digest(path, name),
+                "createdAt": "2020-01-01T00:00:00+00:00",  # the image's: never the judge
+                "publishedAt": self.pushed[(path, name)].isoformat()
+                if (path, name) in self.pushed
+                else None,
+            }
+            for name in chunk
+        ]
+        info = {
+            "endCursor": chunk[-1] if chunk else None,
+            "hasNextPage": start + len(chunk) < len(names),
+        }
+        return 200, {"data": {"containerRepository": {"tags": {"nodes": nodes, "pageInfo": info}}}}
+
+    def _digest(self, path: str, tag: str) -> str:
+        accept = ", ".join(
+            f"application/vnd.{kind}+json"
+            for kind in (
+                "oci.image.manifest.v1", "oci.image.index.v1",
+                "docker.distribution.manifest.v2", "docker.distribution.manifest.list.v2",
+            )
+        )  # fmt: skip
+        url = f"{self.registry.url}/v2/{path}/manifests/{tag}"
+        return requests.head(url, headers={"Accept": accept}, timeout=10).headers[
+            "Docker-Content-Digest"
+        ]
 
     def _in_group(self, pid: int, gid: int) -> bool:
         group = next(p for p, i in self.groups.items() if i == gid)

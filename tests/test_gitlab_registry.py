@@ -7,6 +7,7 @@ tests check about the registry is what a GitLab registry would hold afterwards.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import uuid
 from collections.abc import Iterator
@@ -201,3 +202,35 @@ def test_self_managed_registry_without_an_api_url_is_bad_input(capsys, gitlab, u
     assert result.code == 2
     assert "--repo-gitlab-url" in result.err and "self-managed" in result.err
     assert gitlab.calls == []
+
+
+def test_graphql_push_times_judge_and_rest_lists_nothing(capsys, gitlab, unique_repo):
+    gitlab.graphql = True
+    path = project(gitlab, unique_repo)
+    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    ages = {"ci-1": 20, "ci-2": 2, "ci-3": 30, "ci-4": 1, "ci-5": 3}
+    for tag, days in ages.items():
+        push(gitlab.registry, path, oci_image(f"{unique_repo}-{tag}"), tag)
+        gitlab.pushed[(path, tag)] = now - dt.timedelta(days=days)
+
+    result = cleanup(capsys, gitlab, path, "--keep-newer-than", "7d")
+    assert result.code == 0, result.err
+    report = json.loads(result.out)
+    assert sorted(e["tag"] for e in report["deleted"]) == ["ci-1", "ci-3"]
+    kept = {e["tag"]: e["time"] for e in report["kept"]}
+    assert kept["ci-2"] == (now - dt.timedelta(days=2)).isoformat().replace("+00:00", "Z")
+    assert gitlab.tags_of(path) == ["ci-2", "ci-4", "ci-5"]
+    assert not [c for c in gitlab.calls if c.method == "GET" and c.path.endswith("/tags")]
+    queries = [c for c in gitlab.calls if c.path == "/api/graphql"]
+    assert len(queries) >= 3  # 5 tags, 2 a page: planning's listing alone takes 3
+
+
+def test_graphql_without_push_times_falls_back_to_rest(capsys, gitlab, unique_repo):
+    gitlab.graphql = True  # but no publishedAt: a registry without the metadata database
+    path = project(gitlab, unique_repo)
+    push(gitlab.registry, path, oci_image(f"{unique_repo}-g"), "old", "keep")
+
+    result = cleanup(capsys, gitlab, path, "--delete-tag", "old")
+    assert result.code == 0, result.err
+    assert gitlab.tags_of(path) == ["keep"]
+    assert [c for c in gitlab.calls if c.method == "GET" and c.path.endswith("/tags")]

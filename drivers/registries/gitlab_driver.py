@@ -8,8 +8,12 @@ lists and deletes tags (gitlab_api.py says where the API is and with which token
   (`GET /projects/:url-encoded-path`, longest first);
 * the repository: the entry of `GET /projects/:id/registry/repositories` whose `path` is the
   image path (paged);
-* tags: `GET …/repositories/:rid/tags`, keyset-paged where the server supports it (the `Link`
-  header names the next page), else offset-paged (`X-Next-Page`, or `Link`). The list has
+* tags, first through GraphQL (`containerRepository(id:) { tags(first: 100, after:) }`, one
+  paged query with each tag's `digest` and `publishedAt`, the push time), by which a tag is
+  then judged; when GraphQL does not answer (a job token, an older GitLab, no metadata
+  database: `publishedAt` null) the REST listing: `GET …/repositories/:rid/tags`,
+  keyset-paged where the server supports it (the `Link` header names the next page), else
+  offset-paged (`X-Next-Page`, or `Link`). The list has
   names only; the engine reads each tag's manifest through Registry v2 (which it needs
   anyway) and the image's `created`. The per-tag detail endpoint gives nothing more
   (`digest`, and `created_at`, the image's time, not the push time: gitlab#351538) at one
@@ -41,6 +45,7 @@ from drivers.reference import Repository
 from drivers.registries.contract import TagInfo
 from drivers.registries.default_driver import DefaultDriver
 from drivers.registries.gitlab_api import NO_TOKEN_HINT, ROLE_HINT, Job, api_base, auth_for
+from drivers.registries.gitlab_graphql import graphql_tags
 from drivers.registries.native import ApiHints, ThroughRegistryV2, api_transport
 from drivers.registries.options import NativeCredentials
 
@@ -148,6 +153,9 @@ class GitLabDriver(ThroughRegistryV2):
     # -- listing -------------------------------------------------------------------------
 
     def list_tags(self, repository: Repository) -> list[TagInfo]:
+        listed = graphql_tags(self.transport, self.api, self._ids_of(repository)[1])
+        if listed is not None:
+            return listed
         what = f"tags of {repository} (GitLab API)"
         url = self._tags_url(repository)
         keyset = f"{url}?" + urlencode(
