@@ -234,3 +234,23 @@ def test_graphql_without_push_times_falls_back_to_rest(capsys, gitlab, unique_re
     assert result.code == 0, result.err
     assert gitlab.tags_of(path) == ["keep"]
     assert [c for c in gitlab.calls if c.method == "GET" and c.path.endswith("/tags")]
+
+
+@pytest.mark.parametrize("scope", ["group", "project"])
+def test_all_repositories_of_a_group_or_project(capsys, gitlab, unique_repo, scope):
+    path = project(gitlab, unique_repo, "", "sub/tool")
+    group = path.split("/")[0]
+    other = f"{group}/other"
+    gitlab.add_project(other, "")
+    for image in (path, f"{path}/sub/tool", other):
+        push(gitlab.registry, image, oci_image(f"{image}-a"), "old", "keep")
+    target = group if scope == "group" else path
+
+    result = cleanup(capsys, gitlab, target, "--delete-tag", "old", "--all-repositories")
+    assert result.code == 0, result.err
+    cleaned = {path, f"{path}/sub/tool"} | ({other} if scope == "group" else set())
+    for image in (path, f"{path}/sub/tool", other):
+        assert gitlab.tags_of(image) == (["keep"] if image in cleaned else ["keep", "old"])
+    lists = [c.path for c in gitlab.calls if c.path.endswith("/registry/repositories")]
+    kind = "groups" if scope == "group" else "projects"
+    assert lists and all(p.startswith(f"/api/v4/{kind}/") for p in lists)

@@ -39,7 +39,7 @@ from typing import ClassVar
 from urllib.parse import quote, urlencode, urlsplit
 
 from drivers.distribution import DistributionClient
-from drivers.errors import Forbidden, NotFound, Protected, ProtocolError
+from drivers.errors import Forbidden, InvalidInput, NotFound, Protected, ProtocolError
 from drivers.httpclient import Response
 from drivers.reference import Repository
 from drivers.registries.contract import TagInfo
@@ -137,17 +137,31 @@ class GitLabDriver(ThroughRegistryV2):
                 yield item
 
     def list_repositories(self, prefix: str = "") -> Iterator[str]:
-        """Every registry repository of the project or group at `prefix`."""
+        """Every registry repository of the project or group at `prefix` (a project first:
+        the job's own, or one at that path; else a group)."""
         prefix = prefix.strip("/")
+        if not prefix:
+            raise InvalidInput(
+                "GitLab lists container repositories by project or group, not by registry",
+                hint="name a project or group: HOST/GROUP[/PROJECT] --all-repositories",
+            )
+        owner = None
+        if self.job.owns(self.registry.client.transport.host, prefix):
+            owner = f"projects/{self.job.project_id}"
         for kind in ("projects", "groups"):
-            found = self._lookup(kind, prefix) if prefix else None
-            if found is not None:
-                for item in self._repositories(f"{kind}/{found}", prefix):
-                    yield item["path"]
-                return
+            found = owner or self._lookup(kind, prefix)
+            if found is None:
+                continue
+            owner = found if found.startswith("projects/") else f"{kind}/{found}"
+            for item in list(self._repositories(owner, prefix)):
+                project = str(item.get("project_id") or owner.rpartition("/")[2])
+                with self._lock:
+                    self._ids.setdefault(item["path"], (project, str(item["id"])))
+                yield item["path"]
+            return
         raise NotFound(
-            f"{prefix or '(no path)'}: no GitLab project or group at {self.api} has this path",
-            hint="name a project or group: HOST/GROUP[/PROJECT] --all-repositories",
+            f"{prefix}: no GitLab project or group at {self.api} has this path",
+            hint="check the path, and that the token can see the project or group",
         )
 
     # -- listing -------------------------------------------------------------------------
