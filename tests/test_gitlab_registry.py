@@ -89,6 +89,7 @@ def test_deletes_only_the_chosen_tags_keeps_shared_digests_and_skips_protected(
     assert manifest_exists(gitlab.registry, path, shared)
     assert manifest_exists(gitlab.registry, path, lone)
     assert not [p for p in deletes(gitlab) if BULK.search(p)]
+    assert "GitLab's garbage collector" in report["notes"][1]
     assert all(c.private_token == DEVELOPER and c.job_token is None for c in gitlab.calls)
     assert DEVELOPER not in real.out + real.err + dry.out + dry.err
 
@@ -219,6 +220,7 @@ def test_graphql_push_times_judge_and_rest_lists_nothing(capsys, gitlab, unique_
     assert sorted(e["tag"] for e in report["deleted"]) == ["ci-1", "ci-3"]
     kept = {e["tag"]: e["time"] for e in report["kept"]}
     assert kept["ci-2"] == (now - dt.timedelta(days=2)).isoformat().replace("+00:00", "Z")
+    assert report["notes"][0].startswith("tag times are push times (GitLab's publishedAt")
     assert gitlab.tags_of(path) == ["ci-2", "ci-4", "ci-5"]
     assert not [c for c in gitlab.calls if c.method == "GET" and c.path.endswith("/tags")]
     queries = [c for c in gitlab.calls if c.path == "/api/graphql"]
@@ -234,6 +236,7 @@ def test_graphql_without_push_times_falls_back_to_rest(capsys, gitlab, unique_re
     assert result.code == 0, result.err
     assert gitlab.tags_of(path) == ["keep"]
     assert [c for c in gitlab.calls if c.method == "GET" and c.path.endswith("/tags")]
+    assert json.loads(result.out)["notes"][0].startswith("tag times are the images' created")
 
 
 @pytest.mark.parametrize("scope", ["group", "project"])

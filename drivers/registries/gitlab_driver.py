@@ -83,6 +83,7 @@ class GitLabDriver(ThroughRegistryV2):
         self._deletion_checked: set[str] = set()
         self._ids: dict[str, tuple[str, str]] = {}  # image path -> (project id, repository id)
         self._lock = threading.Lock()
+        self._push_times: dict[str, bool] = {}  # image path -> listed with push times
 
     # -- finding the project and the repository -----------------------------------------
 
@@ -168,6 +169,7 @@ class GitLabDriver(ThroughRegistryV2):
 
     def list_tags(self, repository: Repository) -> list[TagInfo]:
         listed = graphql_tags(self.transport, self.api, self._ids_of(repository)[1])
+        self._push_times[repository.path] = listed is not None
         if listed is not None:
             return listed
         what = f"tags of {repository} (GitLab API)"
@@ -213,6 +215,21 @@ class GitLabDriver(ThroughRegistryV2):
             return None
         base = re.sub(r"([?&])page=\d+", "", response.url).rstrip("?&")
         return f"{base}{'&' if '?' in base else '?'}page={number}"
+
+    def cleanup_notes(self, repository: Repository) -> list[str]:
+        if self._push_times.get(repository.path):
+            judged = "tag times are push times (GitLab's publishedAt, through GraphQL)"
+        else:
+            judged = (
+                "tag times are the images' created times (GitLab's REST API has no push "
+                "time; GraphQL gives it with an access token on a registry with the metadata "
+                "database)"
+            )
+        gc = (
+            "only tags were deleted: untagged manifests, index children and layers are left "
+            "to GitLab's garbage collector (GitLab.com: 24 h after nothing references them)"
+        )
+        return [judged, gc]
 
     # -- deleting ------------------------------------------------------------------------
 
