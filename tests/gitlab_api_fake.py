@@ -23,6 +23,7 @@ import json
 import re
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
@@ -61,6 +62,7 @@ class FakeGitLab:
     graphql: bool = False  # whether POST /api/graphql answers (else 404)
     pushed: dict[tuple[str, str], dt.datetime] = field(default_factory=dict)  # publishedAt
     calls: list[Call] = field(default_factory=list)
+    on_delete: Callable[[], None] | None = None  # run once, at the first tag DELETE
 
     def add_project(self, path: str, *repositories: str) -> int:
         pid = 100 + len(self.projects)
@@ -137,6 +139,9 @@ class FakeGitLab:
             tag = rest[4]
             if private is not None and self.tokens[private] != "developer":
                 return message(403, "Forbidden")
+            hook, self.on_delete = self.on_delete, None
+            if hook is not None:
+                hook()  # something happens in the registry while the run deletes
             if tag not in self.tags_of(path):
                 return message(404, "Tag Not Found")
             if (path, tag) in self.protected:

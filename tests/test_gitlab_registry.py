@@ -19,6 +19,7 @@ from tests.bed.registry import RunningRegistry
 from tests.cli import run_cli
 from tests.gitlab_api_fake import BULK, FakeGitLab, deletes
 from tests.native_support import manifest_exists, serve_json_api
+from tests.test_cleanup_registry import cosign_tag, signature
 
 DEVELOPER = f"canary-gitlab-dev-{uuid.uuid4().hex}"
 REPORTER = f"canary-gitlab-reporter-{uuid.uuid4().hex}"
@@ -257,3 +258,22 @@ def test_all_repositories_of_a_group_or_project(capsys, gitlab, unique_repo, sco
     lists = [c.path for c in gitlab.calls if c.path.endswith("/registry/repositories")]
     kind = "groups" if scope == "group" else "projects"
     assert lists and all(p.startswith(f"/api/v4/{kind}/") for p in lists)
+
+
+def test_signatures_go_with_their_image_and_a_tag_pushed_during_the_run_stays(
+    capsys, gitlab, unique_repo
+):
+    path = project(gitlab, unique_repo)
+    old = push(gitlab.registry, path, oci_image(f"{unique_repo}-o"), "ci-1")
+    kept = push(gitlab.registry, path, oci_image(f"{unique_repo}-k"), "main")
+    push(gitlab.registry, path, signature(f"{unique_repo}-o"), cosign_tag(old))
+    push(gitlab.registry, path, signature(f"{unique_repo}-k"), cosign_tag(kept))
+    late = oci_image(f"{unique_repo}-late")
+    gitlab.on_delete = lambda: push(gitlab.registry, path, late, "ci-2")  # after planning
+
+    result = cleanup(capsys, gitlab, path, "--delete-tag", "ci-.*")
+    assert result.code == 0, result.err
+    report = json.loads(result.out)
+    assert sorted(e["tag"] for e in report["deleted"]) == sorted(["ci-1", cosign_tag(old)])
+    assert {e["tag"]: e["reason"] for e in report["kept"]}["ci-2"] == "pushed after planning"
+    assert gitlab.tags_of(path) == sorted(["ci-2", "main", cosign_tag(kept)])
