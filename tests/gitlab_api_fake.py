@@ -1,12 +1,12 @@
 """A stateful fake of GitLab's REST API v4 (the container registry endpoints), in front of a
 real docker-registry that holds the images.
 
-Tags are the registry's: the fake lists them from `/v2/<path>/tags/list`, so a tag pushed
-during a run is listed. Its single-tag DELETE removes only that tag in the registry, as
-GitLab's registry does, by removing the tag's directory under the registry's storage
-(distribution keeps each tag as `_manifests/tags/<tag>/`); the registry itself refuses
-DELETE to clients (the `registry_nodelete` fixture). The bulk endpoint answers 202 and
-records the call, so a test can prove it was never used.
+Tags are the registry's: the fake reads them from the registry's storage as distribution
+does (each tag is `_manifests/tags/<tag>/current/link`, naming its digest), so a tag pushed
+during a run is listed, and no registry credentials are needed. Its single-tag DELETE
+removes only that tag in the registry, as GitLab's registry does, by removing the tag's
+directory; the registry itself refuses DELETE to clients (the `registry_nodelete` fixture).
+The bulk endpoint answers 202 and records the call, so a test can prove it was never used.
 
 Shapes as documented (doc/api/container_registry.md, doc/api/rest): offset pages with
 `X-Total`, `X-Total-Pages`, `X-Page`, `X-Per-Page`, `X-Next-Page` and `Link`; keyset pages
@@ -27,8 +27,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
-
-import requests
 
 from tests.bed.registry import RunningRegistry
 
@@ -76,8 +74,13 @@ class FakeGitLab:
         return pid
 
     def tags_of(self, path: str) -> list[str]:
-        answer = requests.get(f"{self.registry.url}/v2/{path}/tags/list", timeout=10)
-        return sorted(answer.json().get("tags") or []) if answer.status_code == 200 else []
+        """The registry's tags, read as distribution reads them: from its storage."""
+        tags = self._storage(path) / "_manifests" / "tags"
+        return sorted(p.name for p in tags.iterdir()) if tags.is_dir() else []
+
+    def _storage(self, path: str) -> Path:
+        root = Path(self.registry.workdir) / "storage" / "docker/registry/v2/repositories"
+        return root / path
 
     # -- the API --------------------------------------------------------------------------
 
@@ -182,17 +185,8 @@ class FakeGitLab:
         return 200, {"data": {"containerRepository": {"tags": {"nodes": nodes, "pageInfo": info}}}}
 
     def _digest(self, path: str, tag: str) -> str:
-        accept = ", ".join(
-            f"application/vnd.{kind}+json"
-            for kind in (
-                "oci.image.manifest.v1", "oci.image.index.v1",
-                "docker.distribution.manifest.v2", "docker.distribution.manifest.list.v2",
-            )
-        )  # fmt: skip
-        url = f"{self.registry.url}/v2/{path}/manifests/{tag}"
-        return requests.head(url, headers={"Accept": accept}, timeout=10).headers[
-            "Docker-Content-Digest"
-        ]
+        link = self._storage(path) / "_manifests" / "tags" / tag / "current" / "link"
+        return link.read_text().strip()
 
     def _in_group(self, pid: int, gid: int) -> bool:
         group = next(p for p, i in self.groups.items() if i == gid)
@@ -200,8 +194,7 @@ class FakeGitLab:
         return project.startswith(group + "/")
 
     def _untag(self, path: str, tag: str) -> None:
-        storage = Path(self.registry.workdir) / "storage" / "docker/registry/v2/repositories"
-        shutil.rmtree(storage / path / "_manifests" / "tags" / tag)
+        shutil.rmtree(self._storage(path) / "_manifests" / "tags" / tag)
 
     def _offset_page(self, items: list, query, where: str) -> tuple:
         size = min(int(query.get("per_page", ["20"])[0]), self.page_size)
