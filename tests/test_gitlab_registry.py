@@ -197,12 +197,18 @@ def test_rate_limit_is_waited_out(capsys, gitlab, unique_repo):
 
 
 def test_self_managed_registry_without_an_api_url_is_bad_input(capsys, gitlab, unique_repo):
-    target = f"{gitlab.registry.host}/group/app"
-    result = run_cli(
-        capsys, "cleanup", target, "--repo-container-registry", "gitlab", "--delete-tag", "a"
-    )
+    path = project(gitlab, unique_repo)
+    push(gitlab.registry, path, oci_image(f"{unique_repo}-m"), "a", "b")
+    target = f"{gitlab.registry.host}/{path}"
+    forced = ("--repo-container-registry", "gitlab")
+    result = run_cli(capsys, "cleanup", target, *forced, "--delete-tag", "a")
     assert result.code == 2
     assert "--repo-gitlab-url" in result.err and "self-managed" in result.err
+    assert gitlab.tags_of(path) == ["a", "b"]
+    # Reading needs no API: the registry lists the tags.
+    listed = run_cli(capsys, "tags", target, *forced)
+    assert listed.code == 0, listed.err
+    assert listed.out.split() == ["a", "b"]
     assert gitlab.calls == []
 
 

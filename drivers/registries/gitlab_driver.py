@@ -77,8 +77,14 @@ class GitLabDriver(ThroughRegistryV2):
         credentials = credentials or NativeCredentials()
         self.job = Job.from_env(os.environ)
         self.registry = DefaultDriver(client, name=self.name)
-        base = api_base(client.transport.host, credentials, self.job)
         auth = auth_for(credentials, self.job)
+        # Reading needs no API (Registry v2 lists tags); deleting and listing repositories do,
+        # and stop on this error, naming the option, when the API's URL is not known.
+        self._no_api: InvalidInput | None = None
+        try:
+            base = api_base(client.transport.host, credentials, self.job)
+        except InvalidInput as error:
+            self._no_api, base = error, ""
         self.api, self.transport = api_transport(client, options, base, auth)
         self._deletion_checked: set[str] = set()
         self._ids: dict[str, tuple[str, str]] = {}  # image path -> (project id, repository id)
@@ -88,6 +94,8 @@ class GitLabDriver(ThroughRegistryV2):
     # -- finding the project and the repository -----------------------------------------
 
     def _ids_of(self, repository: Repository) -> tuple[str, str]:
+        if self._no_api is not None:
+            raise self._no_api
         path = repository.path
         with self._lock:
             if path not in self._ids:
@@ -141,6 +149,8 @@ class GitLabDriver(ThroughRegistryV2):
         """Every registry repository of the project or group at `prefix` (a project first:
         the job's own, or one at that path; else a group)."""
         prefix = prefix.strip("/")
+        if self._no_api is not None:
+            raise self._no_api
         if not prefix:
             raise InvalidInput(
                 "GitLab lists container repositories by project or group, not by registry",
@@ -168,6 +178,8 @@ class GitLabDriver(ThroughRegistryV2):
     # -- listing -------------------------------------------------------------------------
 
     def list_tags(self, repository: Repository) -> list[TagInfo]:
+        if self._no_api is not None:  # `portside tags`, a dry run: the registry's own list
+            return self.registry.list_tags(repository)
         listed = graphql_tags(self.transport, self.api, self._ids_of(repository)[1])
         self._push_times[repository.path] = listed is not None
         if listed is not None:
