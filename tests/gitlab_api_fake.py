@@ -230,3 +230,41 @@ def deletes(fake: FakeGitLab) -> list[str]:
 
 
 BULK = re.compile(r"/registry/repositories/\d+/tags$")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m tests.gitlab_api_fake`: serve the fake for `make demo` until SIGTERM, in
+    front of the registry whose storage is under `--workdir`; prints `url=…` when ready."""
+    import argparse
+    import signal
+    import sys
+    import threading
+    from types import SimpleNamespace
+
+    from tests.native_support import serve_json_api
+
+    parser = argparse.ArgumentParser(prog="python -m tests.gitlab_api_fake")
+    parser.add_argument("--workdir", required=True, help="the registry's work directory")
+    parser.add_argument("--registry", required=True, help="the registry's host:port")
+    parser.add_argument("--project", required=True, help="a project whose repository is its own")
+    parser.add_argument("--job-token", required=True)
+    parser.add_argument("--protect", action="append", default=[], help="a protected tag")
+    args = parser.parse_args(argv)
+    registry = SimpleNamespace(workdir=args.workdir, host=args.registry)
+    fake = FakeGitLab(registry, page_size=100)  # type: ignore[arg-type]
+    pid = fake.add_project(args.project, "")
+    fake.job_tokens[args.job_token] = pid
+    fake.protected |= {(args.project, tag) for tag in args.protect}
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with serve_json_api(fake.answer) as url:
+        fake.base = url
+        print(f"url={url}\nproject_id={pid}", flush=True)
+        while not stop.wait(0.5):
+            pass
+    sys.stdout.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
