@@ -38,15 +38,15 @@ from collections.abc import Iterator
 from typing import ClassVar
 from urllib.parse import quote, urlencode, urlsplit
 
+from drivers.auth import Auth
 from drivers.distribution import DistributionClient
 from drivers.errors import Forbidden, InvalidInput, NotFound, Protected, ProtocolError
 from drivers.httpclient import Response
 from drivers.reference import Repository
 from drivers.registries.contract import TagInfo
-from drivers.registries.default_driver import DefaultDriver
 from drivers.registries.gitlab_api import NO_TOKEN_HINT, ROLE_HINT, Job, api_base, auth_for
 from drivers.registries.gitlab_graphql import graphql_tags
-from drivers.registries.native import ApiHints, ThroughRegistryV2, api_transport
+from drivers.registries.native import ApiHints, ThroughRegistryV2
 from drivers.registries.options import NativeCredentials
 
 PAGE_SIZE = 100  # GitLab's largest page
@@ -68,28 +68,25 @@ class GitLabDriver(ThroughRegistryV2):
     name: ClassVar[str] = "gitlab"
     hints: ClassVar[ApiHints] = HINTS
 
-    def __init__(
-        self,
-        client: DistributionClient,
-        options: object = None,
-        credentials: NativeCredentials | None = None,
-    ) -> None:
-        credentials = credentials or NativeCredentials()
+    def __init__(self, client: DistributionClient, *args: object) -> None:
         self.job = Job.from_env(os.environ)
-        self.registry = DefaultDriver(client, name=self.name)
-        auth = auth_for(credentials, self.job)
         # Reading needs no API (Registry v2 lists tags); deleting and listing repositories do,
         # and stop on this error, naming the option, when the API's URL is not known.
         self._no_api: InvalidInput | None = None
-        try:
-            base = api_base(client.transport.host, credentials, self.job)
-        except InvalidInput as error:
-            self._no_api, base = error, ""
-        self.api, self.transport = api_transport(client, options, base, auth)
-        self._deletion_checked: set[str] = set()
+        super().__init__(client, *args)  # type: ignore[arg-type]
         self._ids: dict[str, tuple[str, str]] = {}  # image path -> (project id, repository id)
         self._lock = threading.Lock()
         self._push_times: dict[str, bool] = {}  # image path -> listed with push times
+
+    def _api_base(self, client: DistributionClient, credentials: NativeCredentials) -> str:
+        try:
+            return api_base(client.transport.host, credentials, self.job)
+        except InvalidInput as error:
+            self._no_api = error
+            return ""
+
+    def _auth(self, credentials: NativeCredentials, api: str) -> Auth:
+        return auth_for(credentials, self.job)
 
     # -- finding the project and the repository -----------------------------------------
 
