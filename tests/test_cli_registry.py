@@ -219,6 +219,7 @@ def test_registries_lists_all_eleven_and_detects(capsys, registry_plain):
         "default",
         "dockerhub",
         "ecr",
+        "gitlab",
         "harbor",
         "quay",
     }
