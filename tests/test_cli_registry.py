@@ -220,6 +220,7 @@ def test_registries_lists_all_eleven_and_detects(capsys, registry_plain):
         "dockerhub",
         "ecr",
         "github",
+        "gitlab",
         "harbor",
         "quay",
     }

@@ -16,6 +16,7 @@ The strategies:
   challenges, with the Docker config's credential.
 * `BasicAuth`: a fixed username and password, sent with every request (Harbor's API).
 * `StaticToken`: a fixed `Authorization: Bearer|token …` (Quay's OAuth token, a Hub JWT).
+* `HeaderToken`: a fixed token in an API's own header (GitLab's `PRIVATE-TOKEN`, `JOB-TOKEN`).
 * `LoginExchange`: a token from a login call, cached, and fetched again once when a
   request is refused with 401 (Docker Hub's JWT from `/v2/users/login`).
 
@@ -125,6 +126,22 @@ class StaticToken(_FixedHeader):
     def __init__(self, token: str, *, scheme: str = "Bearer", **refusal: str) -> None:
         super().__init__(**refusal)
         self._header = f"{scheme} {token}"
+
+
+class HeaderToken(Auth):
+    """A fixed token in a header of the API's own instead of `Authorization` (GitLab:
+    `PRIVATE-TOKEN` for an access token, `JOB-TOKEN` for a CI job's token). The transport
+    drops it on a redirect to another host, as it drops `Authorization`."""
+
+    kind = "token"
+
+    def __init__(self, header: str, token: str, **refusal: str) -> None:
+        super().__init__(**refusal)
+        self.header, self._token = header, token
+
+    def auth_flow(self, request: Request) -> Flow:
+        request.headers[self.header] = self._token
+        yield request
 
 
 class LoginExchange(Auth):

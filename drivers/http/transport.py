@@ -57,6 +57,10 @@ def user_agent() -> str:
     return f"portside/{__version__}"
 
 
+# Headers that carry credentials: never sent on to another host by a redirect.
+_CREDENTIALS = frozenset({"authorization", "private-token", "job-token"})
+
+
 class Transport:
     """An authenticating, retrying HTTP client for one host.
 
@@ -199,7 +203,7 @@ class Transport:
         for _ in range(_MAX_REDIRECTS + 1):
             headers = {"User-Agent": self.user_agent, **request.headers}
             if urlsplit(url).netloc != origin:
-                headers = {k: v for k, v in headers.items() if k.lower() != "authorization"}
+                headers = {k: v for k, v in headers.items() if k.lower() not in _CREDENTIALS}
             response = self._raw(method, url, request.service or self.host, headers, data)
             location = response.headers.get("Location")
             if response.status_code not in _REDIRECTS or not location:

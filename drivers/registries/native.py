@@ -84,10 +84,15 @@ class ThroughRegistryV2:
         credentials: NativeCredentials | None = None,
     ) -> None:
         self.registry = DefaultDriver(client, name=self.name)
-        base = (os.environ.get(self.api_env) or self.api_path).rstrip("/")
-        auth = self._auth(credentials or NativeCredentials(), base)
+        credentials = credentials or NativeCredentials()
+        base = self._api_base(client, credentials).rstrip("/")
+        auth = self._auth(credentials, base)
         self.api, self.transport = api_transport(client, options, base, auth)
         self._deletion_checked: set[str] = set()
+
+    def _api_base(self, client: DistributionClient, credentials: NativeCredentials) -> str:
+        """The API's base: `api_env` when set (a test's fake), else `api_path`."""
+        return os.environ.get(self.api_env) or self.api_path
 
     def _auth(self, credentials: NativeCredentials, api: str) -> Auth:
         raise NotImplementedError  # the driver's credentials as a strategy
