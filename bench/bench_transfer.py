@@ -112,7 +112,7 @@ def _verdict(value: float, target: float) -> str:
 
 def run() -> list[str]:
     from drivers.distribution import DistributionClient
-    from drivers.transport import Transport
+    from drivers.http.transport import Transport
     from tests.bed.registry import start_registry
 
     if shutil.which("skopeo") is None:

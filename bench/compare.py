@@ -89,7 +89,7 @@ def _report(
 
 def compare(before: Path, after: Path, rounds: int, work: Path) -> list[str]:
     from drivers.distribution import DistributionClient
-    from drivers.transport import Transport
+    from drivers.http.transport import Transport
     from tests.bed.registry import start_registry
 
     sides = {"before": before, "after": after}

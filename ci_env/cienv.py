@@ -8,7 +8,7 @@ Steps, in order (nothing is created until every check has passed):
 3. with `--verify`, ask the registry for a pull-scoped token with the job's credentials;
    refused: exit 3. This is the only network I/O ci-env does;
 4. make the job directory (ci_env.jobdir), copy the source into it, write its `config.json`
-   with the CI credentials (through drivers.dockerconfig, mode 0600, atomically);
+   with the CI credentials (through drivers.auth.dockerconfig, mode 0600, atomically);
 5. print the exports (ci_env.shell), and on GitHub append them to `$GITHUB_ENV`.
 
 If anything fails after the directory was made, it is removed again; whatever fails, the
@@ -27,7 +27,7 @@ from pathlib import Path
 from ci_env import jobdir
 from ci_env.cienv_options import CiEnvArgs
 from ci_env.shell import Export, Kept, Line, is_safe, render_env_file, render_script
-from drivers import dockerconfig
+from drivers.auth import dockerconfig
 from drivers.errors import InvalidInput, PortsideError
 from integrations.platform import (
     GITHUB,

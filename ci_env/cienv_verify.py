@@ -9,8 +9,8 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterable
 
-from drivers.credentials import Credential, StaticCredentials
-from drivers.dockerconfig import normalize_key
+from drivers.auth.credentials import Credential, StaticCredentials
+from drivers.auth.dockerconfig import normalize_key
 from drivers.errors import InvalidReference, NotFound, Unauthorized
 from drivers.reference import parse_repository
 from drivers.registries import RegistryOptions, client_for

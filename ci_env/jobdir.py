@@ -74,8 +74,8 @@ def create(base: Path, platform: str, job_key: str, *, source: Path | None = Non
 
 def copy_tree(source: Path, target: Path) -> None:
     """Copy the source Docker config directory into the job directory, except `config.json`
-    (written separately, through drivers.dockerconfig), the SKIPPED subdirectories, and anything
-    that is not a plain file or directory (sockets, pipes, symlinked directories).
+    (written separately, through drivers.auth.dockerconfig), the SKIPPED subdirectories, and
+    anything that is not a plain file or directory (sockets, pipes, symlinked directories).
 
     File symlinks are copied as files, so nothing in the copy points back at the user's config.
     """

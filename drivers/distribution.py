@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from typing import BinaryIO
 from urllib.parse import urlencode, urljoin, urlsplit
 
-from drivers.challenge import CATALOG_SCOPE, repository_scope
+from drivers.auth.challenge import CATALOG_SCOPE, repository_scope
 from drivers.errors import DigestMismatch, ProtocolError
-from drivers.httpclient import Response
+from drivers.http.client import Response
+from drivers.http.transport import Transport, check_status, is_html, not_a_registry
 from drivers.manifest import MANIFEST_ACCEPT, Descriptor, Manifest, media_type_of, sha256_digest
-from drivers.transport import Transport, check_status, is_html, not_a_registry
 
 PAGE_SIZE = 1000  # ECR's cap for `n`; other registries accept it too
 CHUNK_SIZE = 1 << 20

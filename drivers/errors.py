@@ -160,6 +160,11 @@ class Forbidden(RegistryError):
     pass
 
 
+class Protected(Forbidden):
+    """The registry protects this one tag from deletion (GitLab's protected or immutable
+    container tags) although the credentials may delete others: a cleanup skips it."""
+
+
 class Unsupported(RegistryError):
     pass
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from drivers import dockerconfig
-from drivers.credentials import Credential, StaticCredentials, erase_login, store_login
+from drivers.auth import dockerconfig
+from drivers.auth.credentials import Credential, StaticCredentials, erase_login, store_login
 from drivers.inspect import ImageInfo, inspect_image
 from drivers.reference import normalize_registry, parse_reference, parse_repository
 from drivers.registries.connect import client_for, connect, driver_for

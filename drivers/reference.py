@@ -14,7 +14,7 @@ one-component Hub path gets "library/" in front of it ("alpine" is docker.io/lib
 Hosts are lower-cased and every Docker Hub alias becomes "docker.io", so two references to the
 same image compare equal. Which host serves Hub's /v2/ is the `dockerhub` implementation's
 (drivers/registries/dockerhub.py), and which key holds Hub credentials the Docker config's
-(drivers/dockerconfig.py).
+(drivers/auth/dockerconfig.py).
 """
 
 from __future__ import annotations

@@ -38,7 +38,7 @@ def _require(available: bool, what: str) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    # drivers.httpclient silences urllib3's InsecureRequestWarning when it is imported (only
+    # drivers.http.client silences urllib3's InsecureRequestWarning when it is imported (only
     # --insecure-registry hosts go unverified), but pytest resets warning filters per test.
     config.addinivalue_line("filterwarnings", "ignore::urllib3.exceptions.InsecureRequestWarning")
 
@@ -202,7 +202,7 @@ def no_proxy_env(monkeypatch: pytest.MonkeyPatch) -> None:
 def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     """The transport's waits between retries, recorded instead of slept."""
     recorded: list[float] = []
-    monkeypatch.setattr("drivers.transport.time.sleep", recorded.append)
+    monkeypatch.setattr("drivers.http.transport.time.sleep", recorded.append)
     return recorded
 
 

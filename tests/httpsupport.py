@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from drivers.retry import RetryPolicy
-from drivers.transport import Transport
+from drivers.http.retry import RetryPolicy
+from drivers.http.transport import Transport
 
 CANARY = "canary-Pr0xyS3cret-77"  # a proxy password that must never show
 

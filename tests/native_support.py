@@ -20,8 +20,9 @@ from tests.bed.quietserver import QuietHTTPServer
 from tests.bed.registry import RunningRegistry
 from tests.cli import run_cli
 
-# (method, path with query, request headers, body) -> (status, JSON document or None)
-Answer = Callable[[str, str, Message, bytes], tuple[int, object]]
+# (method, path with query, request headers, body) -> (status, JSON document or None), or
+# (status, document, response headers)
+Answer = Callable[[str, str, Message, bytes], tuple]
 
 
 @contextmanager
@@ -37,11 +38,13 @@ def serve_json_api(answer: Answer) -> Iterator[str]:
         def _handle(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
-            status, doc = answer(self.command, self.path, self.headers, body)
+            status, doc, *more = answer(self.command, self.path, self.headers, body)
             data = json.dumps(doc).encode() if doc is not None else b""
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
-            if status == 429:
+            for name, value in (more[0] if more else {}).items():
+                self.send_header(name, value)
+            if status == 429 and not more:
                 self.send_header("Retry-After", "0")
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()

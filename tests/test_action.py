@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from drivers.credentials import Credential
+from drivers.auth.credentials import Credential
 from drivers.distribution import DistributionClient
-from drivers.transport import Transport
+from drivers.http.transport import Transport
 from integrations.github_action import ActionError, command_line, lines
 from tests.action_runner import ActionRunner, read_commands_file
 from tests.bed import (

@@ -347,8 +347,8 @@ def test_push_image_through_the_project_client(
     mode: str, request: pytest.FixtureRequest, unique_repo: str, require_skopeo: None
 ) -> None:
     distribution = pytest.importorskip("drivers.distribution")
-    from drivers.credentials import Credential
-    from drivers.transport import Transport
+    from drivers.auth.credentials import Credential
+    from drivers.http.transport import Transport
 
     registry: RunningRegistry = request.getfixturevalue(mode)
     credential = Credential(CANARY_USER, CANARY_PASSWORD, source="test") if registry.users else None

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from drivers import dockerconfig
+from drivers.auth import dockerconfig
 from tests.cienv_support import (
     CANARY,
     GITHUB_JOB,

@@ -7,7 +7,7 @@ import json
 import subprocess
 from pathlib import Path
 
-from drivers import dockerconfig
+from drivers.auth import dockerconfig
 from tests.cienv_support import CANARY, GITLAB_JOB, PORTSIDE, clean_environ, exported_values
 
 JOBS = 16

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from drivers.credentials import Credential
+from drivers.auth.credentials import Credential
 from drivers.distribution import DistributionClient
-from drivers.transport import Transport
+from drivers.http.transport import Transport
 from tests.bed import CANARY_PASSWORD, CANARY_USER, push_image, schema2_image
 from tests.bed.registry import RunningRegistry
 from tests.cienv_support import GITLAB_JOB, PORTSIDE, clean_environ, run_portside

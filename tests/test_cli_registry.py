@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from drivers.credentials import Credential
+from drivers.auth.credentials import Credential
 from drivers.distribution import DistributionClient
-from drivers.transport import Transport
+from drivers.http.transport import Transport
 from tests.bed import CANARY_PASSWORD, CANARY_USER, oci_image, oci_index, push_image, schema2_image
 from tests.bed.registry import RunningRegistry
 from tests.bed.skopeo import skopeo_inspect_digest
@@ -220,6 +220,7 @@ def test_registries_lists_all_eleven_and_detects(capsys, registry_plain):
         "dockerhub",
         "ecr",
         "github",
+        "gitlab",
         "harbor",
         "quay",
     }

@@ -6,13 +6,13 @@ import os
 
 import pytest
 
-from drivers.credentials import Credential
+from drivers.auth.credentials import Credential
 from drivers.distribution import DistributionClient
 from drivers.errors import NotARegistry, NotFound, OCIError, RegistryError, Unsupported
+from drivers.http.transport import Transport
 from drivers.manifest import sha256_digest
 from drivers.reference import Repository, parse_reference
 from drivers.registries.default_driver import DefaultDriver, refuses_delete_by_tag
-from drivers.transport import Transport
 from tests.bed import CANARY_PASSWORD, CANARY_USER, oci_index, push_image, schema2_image
 from tests.bed.skopeo import skopeo_inspect_digest
 

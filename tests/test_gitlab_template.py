@@ -10,6 +10,9 @@ import os
 import shutil
 import subprocess
 import sys
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,7 +21,9 @@ import pytest
 from tests.bed import CANARY_PASSWORD, CANARY_USER, oci_image, push_image_raw
 from tests.bed.registry import RunningRegistry
 from tests.bed.skopeo import skopeo, skopeo_available
+from tests.gitlab_api_fake import FakeGitLab, deletes
 from tests.gitlab_support import TEMPLATE
+from tests.native_support import serve_json_api
 from tests.test_cleanup_gitrefs import commit, git
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -26,8 +31,10 @@ TOOLS_BIN = ROOT / ".tools" / "node_modules" / ".bin"  # Node 22 and gitlab-ci-l
 PORTSIDE = Path(os.environ.get("VIRTUAL_ENV", ROOT / ".venv")) / "bin" / "portside"
 # Variables GitLab sets and gitlab-ci-local sets to its own placeholders: ours win, quietly.
 OVERRIDDEN = (
-    "CI_REGISTRY,CI_REGISTRY_IMAGE,CI_REGISTRY_USER,CI_REGISTRY_PASSWORD,CI_PIPELINE_SOURCE"
+    "CI_REGISTRY,CI_REGISTRY_IMAGE,CI_REGISTRY_USER,CI_REGISTRY_PASSWORD,CI_PIPELINE_SOURCE,"
+    "CI_API_V4_URL,CI_PROJECT_ID,CI_JOB_TOKEN"
 )
+JOB_TOKEN = f"canary-gitlab-job-{uuid.uuid4().hex}"
 
 
 def _missing_tools() -> list[str]:
@@ -192,6 +199,21 @@ def make_project(tmp_path: Path, registry: RunningRegistry, repo: str, extra: st
     return Project(path, origin, out, env, variables)
 
 
+@contextmanager
+def gitlab_api(project: Project, registry: RunningRegistry, repo: str) -> Iterator[FakeGitLab]:
+    """The GitLab API of the job's project, a fake in front of `registry`: the cleanup job
+    finds it through $CI_API_V4_URL and deletes with $CI_JOB_TOKEN, as in GitLab."""
+    fake = FakeGitLab(registry)
+    pid = fake.add_project(repo, "")
+    fake.job_tokens[JOB_TOKEN] = pid
+    with serve_json_api(fake.answer) as url:
+        fake.base = url
+        project.variables |= {
+            "CI_API_V4_URL": f"{url}/api/v4", "CI_PROJECT_ID": str(pid), "CI_JOB_TOKEN": JOB_TOKEN,
+        }  # fmt: skip
+        yield fake
+
+
 def seed(registry: RunningRegistry, repo: str, *tags: str) -> None:
     for index, tag in enumerate(tags):
         image = oci_image(f"{repo}-{index}")
@@ -270,7 +292,11 @@ def test_cleanup_dry_run_then_the_scheduled_job_by_its_trigger(
     Defect 6: GitLab's clone has one branch; the job fetches the rest before the git rule."""
     project = make_project(tmp_path, registry_token, unique_repo)
     seed(registry_token, unique_repo, *sorted(LIVE | STALE))
+    with gitlab_api(project, registry_token, unique_repo) as gitlab:
+        _dry_run_then_the_schedule(project, registry_token, unique_repo, gitlab)
 
+
+def _dry_run_then_the_schedule(project, registry_token, unique_repo, gitlab) -> None:
     dry = project.run("cleanup-dry-run")
     assert passed(dry, "cleanup-dry-run"), dry.stdout + dry.stderr
     report = json.loads(
@@ -287,7 +313,12 @@ def test_cleanup_dry_run_then_the_scheduled_job_by_its_trigger(
     real = project.run("portside-cleanup", **schedule)
     assert passed(real, "portside-cleanup"), real.stdout + real.stderr
     assert registry_tags(registry_token, unique_repo) == LIVE
-    assert CANARY_PASSWORD not in dry.stdout + real.stdout
+    # Through GitLab's API, with the job's token, one tag at a time.
+    tag_deletes = [p for p in deletes(gitlab) if "portside-deletion-probe" not in p]
+    assert sorted(p.rsplit("/", 1)[1] for p in tag_deletes) == sorted(STALE)
+    assert all(c.job_token == JOB_TOKEN for c in gitlab.calls)
+    output = dry.stdout + dry.stderr + real.stdout + real.stderr
+    assert CANARY_PASSWORD not in output and JOB_TOKEN not in output
 
 
 def test_a_failed_fetch_fails_the_cleanup_job_and_deletes_nothing(

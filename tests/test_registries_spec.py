@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from drivers.credentials import ANONYMOUS, Credential
+from drivers.auth.credentials import ANONYMOUS, Credential
 from drivers.errors import InvalidInput
 from drivers.registries import table
 from drivers.registries.default_driver import DefaultDriver
@@ -239,7 +239,7 @@ def test_reading_every_spec_loads_no_http_stack_and_no_sdk():
         "from ci_env.options import credential_options\n"
         "assert credential_options()\n"
         "heavy = ('ssl', 'http.client', 'boto3', 'github', 'gitlab', 'azure',\n"
-        "         'drivers.transport')\n"
+        "         'drivers.http.transport')\n"
         "print([m for m in heavy if m in sys.modules])\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -8,10 +8,10 @@ import hashlib
 import json
 from pathlib import Path
 
-from drivers.credentials import Credential
+from drivers.auth.credentials import Credential
 from drivers.distribution import DistributionClient
+from drivers.http.transport import Transport
 from drivers.transfer.platforms import host_platform
-from drivers.transport import Transport
 from tests.bed import CANARY_PASSWORD, CANARY_USER, Image, push_image
 from tests.bed.registry import RunningRegistry
 from tests.bed.skopeo import skopeo, skopeo_inspect_digest

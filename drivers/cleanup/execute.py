@@ -40,7 +40,7 @@ from drivers.cleanup.state import (
     Progress,
     parallel,
 )
-from drivers.errors import NotFound, PortsideError, Unsupported
+from drivers.errors import NotFound, PortsideError, Protected, Unsupported
 from drivers.reference import Reference
 from drivers.registries.contract import (
     ChecksDeletion,
@@ -241,6 +241,8 @@ class _Round:
             self.driver.delete_tag(self.repository, decision.tag)
         except NotFound:
             self._set(decision, "skipped", GONE)
+        except Protected as error:  # the registry's own rule keeps it
+            self._set(decision, "skipped", str(error))
         except Unsupported as error:
             reason = f"no safe way to remove only this tag on this registry: {error}"
             self._set(decision, "skipped", reason)

@@ -60,6 +60,7 @@ class Outcome:
     kept: tuple[Entry, ...] = ()
     skipped: tuple[Entry, ...] = ()
     failed: tuple[Entry, ...] = ()
+    notes: tuple[str, ...] = ()  # the driver's word on how the registry works (NotesCleanup)
 
 
 def merge(outcomes: list[Outcome], dry_run: bool) -> Outcome:
@@ -71,6 +72,7 @@ def merge(outcomes: list[Outcome], dry_run: bool) -> Outcome:
         kept=tuple(e for o in outcomes for e in o.kept),
         skipped=tuple(e for o in outcomes for e in o.skipped),
         failed=tuple(e for o in outcomes for e in o.failed),
+        notes=tuple(dict.fromkeys(n for o in outcomes for n in o.notes)),
     )
 
 

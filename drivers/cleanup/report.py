@@ -22,6 +22,8 @@ def to_json(outcome: Outcome) -> dict[str, Any]:
     for name in ("deleted", "kept", "skipped", "failed"):
         doc[name] = [e.to_json() for e in getattr(outcome, name)]
     doc["summary"] = {name: len(getattr(outcome, name)) for name in _LISTS}
+    if outcome.notes:
+        doc["notes"] = list(outcome.notes)
     return doc
 
 
@@ -77,7 +79,8 @@ def table(outcome: Outcome, *, kept: bool = True) -> str:
         "  ".join([*(c.ljust(w) for c, w in zip(row[:-1], widths, strict=True)), row[-1]])
         for row in lines
     ]
-    return "\n".join([*text, "", summary(outcome)]) + "\n"
+    notes = [f"note: {note}" for note in outcome.notes]
+    return "\n".join([*text, "", summary(outcome), *notes]) + "\n"
 
 
 def _cell(text: str) -> str:
@@ -88,6 +91,7 @@ def markdown(outcome: Outcome) -> str:
     """A job-summary section: the counts, then what was deleted, skipped or failed."""
     title = "portside cleanup (dry run)" if outcome.dry_run else "portside cleanup"
     lines = [f"### {title}: `{_cell(outcome.repository)}`", "", summary(outcome), ""]
+    lines += [*(f"> {_cell(note)}" for note in outcome.notes), *([""] if outcome.notes else [])]
     rows = [(w, e) for w, e in _rows(outcome) if w not in ("kept", "keep")]
     if rows:
         lines += ["| tag | digest | time | decision | reason |", "|---|---|---|---|---|"]

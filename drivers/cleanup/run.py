@@ -6,6 +6,7 @@ Dry-run is the same code without the last step.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 
 from drivers.cleanup.execute import execute
 from drivers.cleanup.gitrefs import GitNames, read_policy_git
@@ -24,7 +25,7 @@ from drivers.errors import (
 )
 from drivers.reference import Repository, parse_repository
 from drivers.registries.connect import driver_for
-from drivers.registries.contract import Driver, ListsRepositories
+from drivers.registries.contract import Driver, ListsRepositories, NotesCleanup
 from drivers.registries.options import RegistryOptions
 
 # Errors that would meet every repository alike: stop instead of repeating them.
@@ -67,8 +68,12 @@ def cleanup_repository(
         driver, repository, policy, git, jobs=jobs, cache=cache, progress=progress
     )
     if dry_run:
-        return outcome_of_plan(plan, dry_run=True)
-    return execute(plan, driver, policy, git, jobs=jobs, progress=progress, cache=cache)
+        outcome = outcome_of_plan(plan, dry_run=True)
+    else:
+        outcome = execute(plan, driver, policy, git, jobs=jobs, progress=progress, cache=cache)
+    if isinstance(driver, NotesCleanup):
+        outcome = replace(outcome, notes=tuple(driver.cleanup_notes(repository)))
+    return outcome
 
 
 def cleanup(

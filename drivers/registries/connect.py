@@ -13,17 +13,17 @@ from dataclasses import dataclass
 from functools import partial
 from importlib.util import find_spec
 
-from drivers.challenge import RegistryChallengeAuth
-from drivers.credentials import default_keychain
+from drivers.auth.challenge import RegistryChallengeAuth
+from drivers.auth.credentials import default_keychain
 from drivers.distribution import DistributionClient, Ping
 from drivers.errors import InvalidInput, RegistryError, TLSError, Unreachable
+from drivers.http.transport import Transport
 from drivers.reference import normalize_registry
 from drivers.registries.contract import Driver
 from drivers.registries.detection import Detection, detect
 from drivers.registries.options import RegistryOptions, resolve_native_credentials
 from drivers.registries.spec import RegistrySpec, header, resolve_factory
 from drivers.registries.table import spec_named, v2_host
-from drivers.transport import Transport
 
 log = logging.getLogger("portside.registries")
 

@@ -125,6 +125,14 @@ class ListsReferrers(Protocol):
 
 
 @runtime_checkable
+class NotesCleanup(Protocol):
+    """Has something to say in a cleanup's report about how the registry works: which time
+    tags were judged by, what its own garbage collector leaves or removes."""
+
+    def cleanup_notes(self, repository: Repository) -> list[str]: ...
+
+
+@runtime_checkable
 class ChecksDeletion(Protocol):
     """Finds out, without deleting anything, whether deleting in a repository can work.
 

@@ -27,13 +27,13 @@ import threading
 from collections.abc import Iterator
 from typing import ClassVar
 
-from drivers.challenge import repository_scope
+from drivers.auth.challenge import repository_scope
 from drivers.distribution import DistributionClient
 from drivers.errors import Forbidden, NotFound, RegistryError, Unauthorized, Unsupported
+from drivers.http.transport import check_status, is_html
 from drivers.manifest import OCI_INDEX, OCI_MANIFEST, Descriptor, Manifest, sha256_digest
 from drivers.reference import Reference, Repository
 from drivers.registries.contract import TagInfo
-from drivers.transport import check_status, is_html
 
 # The empty JSON object, the OCI "empty descriptor" config (image-spec 1.1).
 _EMPTY_CONFIG = b"{}"

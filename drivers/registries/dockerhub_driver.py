@@ -35,14 +35,14 @@ from collections.abc import Mapping
 from typing import ClassVar
 from urllib.parse import quote, urljoin, urlsplit
 
-from drivers.auth import Anonymous, Auth, LoginExchange, Request, StaticToken
+from drivers.auth.strategies import Anonymous, Auth, LoginExchange, Request, StaticToken
 from drivers.errors import (
     Forbidden,
     InvalidInput,
     ProtocolError,
     Unauthorized,
 )
-from drivers.httpclient import Response
+from drivers.http.client import Response
 from drivers.reference import Repository
 from drivers.registries.contract import TagInfo, parse_created
 from drivers.registries.dockerhub import PASSWORD, TOKEN, USERNAME

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from drivers.credentials import ANONYMOUS, Credential
+from drivers.auth.credentials import ANONYMOUS, Credential
 from drivers.errors import (
     CredentialError,
     Forbidden,

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from drivers.registries.spec import CredentialOption, RegistrySpec, host_pattern
 
 if TYPE_CHECKING:
-    from drivers.credentials import Credential
+    from drivers.auth.credentials import Credential
 
 TOKEN = CredentialOption(
     "--repo-github-token",

@@ -34,13 +34,12 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime
-from typing import ClassVar
+from typing import Any, ClassVar
 from urllib.parse import quote
 
-from drivers.auth import Anonymous, Auth, StaticToken
-from drivers.distribution import DistributionClient
+from drivers.auth.strategies import Anonymous, Auth, StaticToken
 from drivers.errors import CredentialError, InvalidInput, NotFound, ProtocolError, RegistryError
-from drivers.httpclient import Response
+from drivers.http.client import Response
 from drivers.manifest import Descriptor, Manifest
 from drivers.reference import Repository
 from drivers.registries.contract import TagInfo, parse_created
@@ -83,13 +82,8 @@ class GithubDriver(ThroughRegistryV2):
     name: ClassVar[str] = "github"
     api_path, api_env, hints = API_BASE, API_ENV, HINTS
 
-    def __init__(
-        self,
-        client: DistributionClient,
-        options: object = None,
-        credentials: NativeCredentials | None = None,
-    ) -> None:
-        super().__init__(client, options, credentials)
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)  # ThroughRegistryV2's (client, options, credentials)
         self._owner_kinds: dict[str, str] = {}
         self._versions: dict[str, dict[str, Version]] = {}  # path -> digest -> version
         self._manifests: dict[str, Manifest] = {}  # a digest's manifest never changes

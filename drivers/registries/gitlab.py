@@ -1,8 +1,7 @@
-"""The `gitlab` implementation: GitLab's container registry. No native driver yet: `default`
-reads and untags. `--repo-gitlab-token` and `--repo-gitlab-url` are declared now (the docs and
-the GitLab template advertise them), parsed and handed to the driver; the native driver
-(GitLab REST API through python-gitlab) will use them, with `CI_JOB_TOKEN` and
-`CI_API_V4_URL` in a job."""
+"""The `gitlab` implementation: GitLab's container registry, whose REST API v4 lists and
+deletes tags (gitlab_driver.py; where the API is and which token: gitlab_api.py). In a job,
+`$CI_API_V4_URL` and `$CI_JOB_TOKEN` serve when the options are not given. The driver speaks
+the API through portside's own transport, so it needs no SDK."""
 
 from __future__ import annotations
 
@@ -22,9 +21,8 @@ SPEC = RegistrySpec(
     "gitlab",
     "GitLab Container Registry",
     "registry.gitlab.com, registry.gitlab.*, or $CI_REGISTRY in a GitLab job",
-    "DELETE /v2/{repo}/tags/reference/{tag}, then OCI DELETE by tag",
+    "GitLab API DELETE /projects/:id/registry/repositories/:rid/tags/:tag",
     host_pattern(r"^registry\.gitlab\."),
-    extra="gitlab",
-    sdk=("gitlab",),
+    driver="drivers.registries.gitlab_driver:GitLabDriver",
     credentials=(TOKEN, URL),
 )

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
 
 def sniff(ping: Ping) -> str | None:
-    from drivers.challenge import parse_challenge  # after a ping: the HTTP stack is loaded
+    from drivers.auth.challenge import parse_challenge  # after a ping: the HTTP stack is loaded
 
     challenge = parse_challenge(header(ping, "WWW-Authenticate"))
     if challenge and challenge.realm.rstrip("/").endswith("/service/token"):

@@ -24,13 +24,13 @@ import contextlib
 from typing import ClassVar
 from urllib.parse import quote
 
-from drivers.auth import Anonymous, Auth, BasicAuth
+from drivers.auth.strategies import Anonymous, Auth, BasicAuth
 from drivers.distribution import DistributionClient
 from drivers.errors import (
     InvalidInput,
     ProtocolError,
 )
-from drivers.httpclient import Response
+from drivers.http.client import Response
 from drivers.reference import Reference, Repository
 from drivers.registries.contract import TagInfo, parse_created
 from drivers.registries.harbor import PASSWORD, USERNAME

@@ -2,7 +2,7 @@
 
 Such a driver lists and deletes tags through the registry's own API, and leaves the rest to
 the Registry v2 API through the `default` driver it wraps, `self.registry`. Its API calls go
-through a Transport (`api_transport`) whose auth strategy (drivers/auth.py) carries the
+through a Transport (`api_transport`) whose auth strategy (drivers/auth/strategies.py) carries the
 driver's credentials (`NativeCredentials`, resolved from its spec's options by
 `resolve_native_credentials`): the driver never sets `Authorization` itself, and every call
 honours `--insecure-registry`, proxies, certs.d and retries.
@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import ClassVar
 from urllib.parse import urlsplit
 
-from drivers.auth import Auth
+from drivers.auth.strategies import Auth
 from drivers.distribution import DistributionClient
 from drivers.errors import (
     CredentialError,
@@ -31,13 +31,13 @@ from drivers.errors import (
     error_for_status,
     redact_url,
 )
-from drivers.httpclient import Response
+from drivers.http.client import Response
+from drivers.http.transport import Transport
 from drivers.manifest import Descriptor, Manifest
 from drivers.reference import Reference, Repository, normalize_registry
 from drivers.registries.contract import TagInfo
 from drivers.registries.default_driver import DefaultDriver
 from drivers.registries.options import NativeCredentials
-from drivers.transport import Transport
 
 _DETAIL_LIMIT = 200  # characters of an API's own error text kept in a message
 
@@ -84,10 +84,15 @@ class ThroughRegistryV2:
         credentials: NativeCredentials | None = None,
     ) -> None:
         self.registry = DefaultDriver(client, name=self.name)
-        base = (os.environ.get(self.api_env) or self.api_path).rstrip("/")
-        auth = self._auth(credentials or NativeCredentials(), base)
+        credentials = credentials or NativeCredentials()
+        base = self._api_base(client, credentials).rstrip("/")
+        auth = self._auth(credentials, base)
         self.api, self.transport = api_transport(client, options, base, auth)
         self._deletion_checked: set[str] = set()
+
+    def _api_base(self, client: DistributionClient, credentials: NativeCredentials) -> str:
+        """The API's base: `api_env` when set (a test's fake), else `api_path`."""
+        return os.environ.get(self.api_env) or self.api_path
 
     def _auth(self, credentials: NativeCredentials, api: str) -> Auth:
         raise NotImplementedError  # the driver's credentials as a strategy

@@ -14,7 +14,7 @@ from drivers.errors import InvalidInput
 from drivers.reference import normalize_registry
 
 if TYPE_CHECKING:
-    from drivers.credentials import Credential, CredentialSource
+    from drivers.auth.credentials import Credential, CredentialSource
     from drivers.registries.spec import CredentialOption, RegistrySpec
 
 

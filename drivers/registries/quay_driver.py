@@ -29,7 +29,7 @@ from datetime import datetime, timezone
 from typing import ClassVar
 from urllib.parse import quote, urlencode
 
-from drivers.auth import Anonymous, Auth, StaticToken
+from drivers.auth.strategies import Anonymous, Auth, StaticToken
 from drivers.errors import (
     InvalidInput,
     ProtocolError,

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from drivers.credentials import Credential
+    from drivers.auth.credentials import Credential
     from drivers.distribution import Ping
 
 # "module:Class", imported when first used, or the callable itself (a test's driver).

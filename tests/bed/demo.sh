@@ -9,6 +9,7 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/portside-demo.XXXXXX")
 bed_pid=""
 cleanup() {
   [ -n "$bed_pid" ] && kill "$bed_pid" 2>/dev/null && wait "$bed_pid" 2>/dev/null || true
+  [ -n "${gitlab_pid:-}" ] && kill "$gitlab_pid" 2>/dev/null && wait "$gitlab_pid" 2>/dev/null || true
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -53,7 +54,7 @@ show $PORTSIDE registries
 # Later capabilities each add a script; they see host, user, password, DOCKER_CONFIG,
 # PORTSIDE, PY and work.
 export host user password PORTSIDE PY work
-for part in cienv transfer cleanup; do
+for part in cienv transfer cleanup gitlab; do
   script="tests/bed/demo_$part.sh"
   if [ -f "$script" ]; then
     # shellcheck disable=SC1090

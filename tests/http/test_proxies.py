@@ -1,4 +1,4 @@
-"""Proxies from the environment (drivers/proxies.py) and through the HTTP layer: http://,
+"""Proxies from the environment (drivers/http/proxies.py) and through the HTTP layer: http://,
 https:// (TLS to the proxy itself) and SOCKS5 proxies, NO_PROXY, and proxy credentials that
 never show.
 
@@ -16,8 +16,8 @@ import sys
 import pytest
 
 from drivers.errors import InvalidInput, Unreachable
-from drivers.proxies import ProxyConfig
-from drivers.transport import Transport
+from drivers.http.proxies import ProxyConfig
+from drivers.http.transport import Transport
 from tests.cli import run_cli
 from tests.forwardproxy import ForwardProxy
 from tests.httpsupport import CANARY, no_retry, status_of

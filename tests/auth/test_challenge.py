@@ -1,4 +1,4 @@
-"""The registry's challenge flow (drivers/challenge.py) through a Transport, against a
+"""The registry's challenge flow (drivers/auth/challenge.py) through a Transport, against a
 scripted registry and token server: Basic, Bearer with scopes and a token cache, the
 `token`/`access_token` answers, the identitytoken refresh grant and the registrytoken."""
 
@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import pytest
 
-from drivers.challenge import parse_challenge
-from drivers.credentials import Credential
+from drivers.auth.challenge import parse_challenge
+from drivers.auth.credentials import Credential
 from drivers.distribution import DistributionClient
 from drivers.errors import Unauthorized
-from drivers.transport import Transport
+from drivers.http.transport import Transport
 from tests.scripted import json_answer, oci_errors
 
 CANARY = "canary-S3cr3t-4242"

@@ -3,7 +3,7 @@
 This is the only code that sets `Authorization`. A strategy's `auth_flow(request)` is a
 generator: it yields the requests to send and receives each one's response, so that a flow
 can answer a challenge, fetch a token from another host, or log in again, while the
-transport (drivers/transport.py) does the sending: scheme, TLS, proxies, retries and
+transport (drivers/http/transport.py) does the sending: scheme, TLS, proxies, retries and
 redirects apply to every request a flow makes. The flow ends after its last request; that
 request's response is the answer. A flow sets headers on the request it was given; it does
 not read or close responses it passes on (the transport closes those), but it may read the
@@ -12,10 +12,11 @@ body of a request it made itself (a token answer) before yielding the next one.
 The strategies:
 
 * `Anonymous`: no credentials.
-* `RegistryChallengeAuth` (drivers/challenge.py): the registry's Basic and Bearer
+* `RegistryChallengeAuth` (drivers/auth/challenge.py): the registry's Basic and Bearer
   challenges, with the Docker config's credential.
 * `BasicAuth`: a fixed username and password, sent with every request (Harbor's API).
 * `StaticToken`: a fixed `Authorization: Bearer|token …` (Quay's OAuth token, a Hub JWT).
+* `HeaderToken`: a fixed token in an API's own header (GitLab's `PRIVATE-TOKEN`, `JOB-TOKEN`).
 * `LoginExchange`: a token from a login call, cached, and fetched again once when a
   request is refused with 401 (Docker Hub's JWT from `/v2/users/login`).
 
@@ -30,9 +31,9 @@ from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from drivers.credentials import ANONYMOUS, Credential
+from drivers.auth.credentials import ANONYMOUS, Credential
 from drivers.errors import Unauthorized
-from drivers.httpclient import Response, basic_authorization
+from drivers.http.client import Response, basic_authorization
 
 
 @dataclass
@@ -125,6 +126,22 @@ class StaticToken(_FixedHeader):
     def __init__(self, token: str, *, scheme: str = "Bearer", **refusal: str) -> None:
         super().__init__(**refusal)
         self._header = f"{scheme} {token}"
+
+
+class HeaderToken(Auth):
+    """A fixed token in a header of the API's own instead of `Authorization` (GitLab:
+    `PRIVATE-TOKEN` for an access token, `JOB-TOKEN` for a CI job's token). The transport
+    drops it on a redirect to another host, as it drops `Authorization`."""
+
+    kind = "token"
+
+    def __init__(self, header: str, token: str, **refusal: str) -> None:
+        super().__init__(**refusal)
+        self.header, self._token = header, token
+
+    def auth_flow(self, request: Request) -> Flow:
+        request.headers[self.header] = self._token
+        yield request
 
 
 class LoginExchange(Auth):

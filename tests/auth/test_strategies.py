@@ -1,4 +1,4 @@
-"""The auth strategies of drivers/auth.py, through a Transport against scripted servers.
+"""The auth strategies of drivers/auth/strategies.py, through a Transport against scripted servers.
 
 The registry's own challenge flow is tested in test_challenge.py; these are the strategies
 the native drivers use for their APIs: a fixed token or Basic pair, and a login exchange.
@@ -10,10 +10,10 @@ import base64
 import threading
 import time
 
-from drivers.auth import Anonymous, BasicAuth, LoginExchange, Request, StaticToken
+from drivers.auth.strategies import Anonymous, BasicAuth, LoginExchange, Request, StaticToken
 from drivers.errors import Unauthorized
-from drivers.httpclient import Response
-from drivers.transport import Transport
+from drivers.http.client import Response
+from drivers.http.transport import Transport
 from tests.scripted import Answer, Seen, json_answer
 
 CANARY = "canary-auth-S3cr3t-5151"

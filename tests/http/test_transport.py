@@ -13,8 +13,8 @@ from email.utils import format_datetime
 
 import pytest
 
-from drivers.auth import StaticToken
-from drivers.credentials import Credential
+from drivers.auth.credentials import Credential
+from drivers.auth.strategies import HeaderToken, StaticToken
 from drivers.distribution import DistributionClient
 from drivers.errors import (
     DigestMismatch,
@@ -27,9 +27,9 @@ from drivers.errors import (
     Unsupported,
     redact_url,
 )
+from drivers.http.retry import RetryPolicy, parse_retry_after
+from drivers.http.transport import Transport, check_status
 from drivers.manifest import DOCKER_MANIFEST, sha256_digest
-from drivers.retry import RetryPolicy, parse_retry_after
-from drivers.transport import Transport, check_status
 from tests.scripted import Answer, json_answer, oci_errors
 
 CANARY = "canary-S3cr3t-4242"
@@ -167,6 +167,19 @@ def test_a_fixed_authorization_is_not_sent_to_another_host_on_redirect(server, o
     assert server.seen[-1].headers["Authorization"] == f"Bearer {CANARY}"
     (fetched,) = other_server.requests_to("/x")
     assert "Authorization" not in fetched.headers
+
+
+@pytest.mark.parametrize("header", ["PRIVATE-TOKEN", "JOB-TOKEN"])
+def test_a_gitlab_token_header_is_not_sent_to_another_host_on_redirect(
+    server, other_server, header
+):
+    server.always("/api/v4/", Answer(302, b"", {"Location": f"http://{other_server.host}/x"}))
+    other_server.always("/x", Answer(200, b"{}"))
+    response = Transport(server.host, auth=HeaderToken(header, CANARY)).request("GET", "/api/v4/")
+    assert response.status_code == 200
+    assert server.seen[-1].headers[header] == CANARY
+    (fetched,) = other_server.requests_to("/x")
+    assert header not in fetched.headers
 
 
 def test_user_agent_names_portside(server):

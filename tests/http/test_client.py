@@ -1,4 +1,4 @@
-"""The HTTP layer under the transport (drivers/httpclient.py): connection reuse, stale
+"""The HTTP layer under the transport (drivers/http/client.py): connection reuse, stale
 connections, CA bundles, certs.d, compressed bodies. Proxies: test_proxies.py."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import pytest
 import urllib3
 
 from drivers.errors import InvalidInput, TLSError, Unreachable
-from drivers.transport import Transport
+from drivers.http.transport import Transport
 from tests.httpsupport import no_retry, status_of
 from tests.scripted import Answer, ScriptedServer
 

@@ -1,4 +1,4 @@
-"""One HTTP answer from drivers.httpclient, over a urllib3 response: the body read in chunks,
+"""One HTTP answer from drivers.http.client, over a urllib3 response: the body read in chunks,
 whole, or as JSON, and the connection handed back to its pool when the body is done."""
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """HTTP to one host: scheme choice, auth strategy, retries, redirects.
 
 A `Transport` sends requests to one registry (or to a registry's own API) and takes an
-auth strategy (drivers/auth.py) that sets `Authorization`; by default the registry's
-challenge flow (drivers/challenge.py) with the given credentials. Rules (DESIGN.md
+auth strategy (drivers/auth/strategies.py) that sets `Authorization`; by default the registry's
+challenge flow (drivers/auth/challenge.py) with the given credentials. Rules (DESIGN.md
 "Transport rules"):
 
 * TLS is verified. Loopback registries, and hosts named with `--insecure-registry`, may
@@ -27,9 +27,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlencode, urljoin, urlsplit
 
-from drivers.auth import Anonymous, Auth, Request
-from drivers.challenge import RegistryChallengeAuth
-from drivers.credentials import Credential, CredentialSource
+from drivers.auth.challenge import RegistryChallengeAuth
+from drivers.auth.credentials import Credential, CredentialSource
+from drivers.auth.strategies import Anonymous, Auth, Request
 from drivers.errors import (
     TEMPORARY_STATUSES,
     NotARegistry,
@@ -40,9 +40,9 @@ from drivers.errors import (
     error_for_status,
     redact_url,
 )
-from drivers.httpclient import HTTPClient, ProxyError, Response
+from drivers.http.client import HTTPClient, ProxyError, Response
+from drivers.http.retry import RetryPolicy
 from drivers.reference import is_loopback, normalize_registry
-from drivers.retry import RetryPolicy
 
 log = logging.getLogger("portside.transport")
 
@@ -55,6 +55,10 @@ def user_agent() -> str:
     from drivers import __version__
 
     return f"portside/{__version__}"
+
+
+# Headers that carry credentials: never sent on to another host by a redirect.
+_CREDENTIALS = frozenset({"authorization", "private-token", "job-token"})
 
 
 class Transport:
@@ -199,7 +203,7 @@ class Transport:
         for _ in range(_MAX_REDIRECTS + 1):
             headers = {"User-Agent": self.user_agent, **request.headers}
             if urlsplit(url).netloc != origin:
-                headers = {k: v for k, v in headers.items() if k.lower() != "authorization"}
+                headers = {k: v for k, v in headers.items() if k.lower() not in _CREDENTIALS}
             response = self._raw(method, url, request.service or self.host, headers, data)
             location = response.headers.get("Location")
             if response.status_code not in _REDIRECTS or not location:

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from drivers import dockerconfig
-from drivers.dockerconfig import (
+from drivers.auth import dockerconfig
+from drivers.auth.dockerconfig import (
     DOCKER_HUB_CREDENTIAL_KEY,
     AuthEntry,
     DockerConfig,

@@ -1,6 +1,6 @@
 """HTTP/1.1 on urllib3: one request in, one response out, over pooled connections.
 
-This is the layer under `drivers.transport`, which owns auth challenges, retries and
+This is the layer under `drivers.http.transport`, which owns auth challenges, retries and
 redirects; urllib3's own retries and redirects are therefore off, and its body decoding is
 used only for a response that declares a `Content-Encoding`. What this layer adds on top:
 
@@ -8,11 +8,11 @@ used only for a response that declares a `Content-Encoding`. What this layer add
   `PoolManager` per proxy, shared by the transfer's worker threads. A request that dies on a
   reused keep-alive connection before any answer (the server closed it meanwhile) is sent
   once more on a fresh one when its body can be replayed, as browsers do.
-* **Proxies** from the environment (`drivers.proxies`): `http://` and `https://` proxies
+* **Proxies** from the environment (`drivers.http.proxies`): `http://` and `https://` proxies
   (plain HTTP absolute-form, HTTPS through `CONNECT`), and SOCKS5 when PySocks is installed.
   Proxy credentials travel only in `Proxy-Authorization` (or the SOCKS handshake); no URL,
   log line or error carries them.
-* **TLS** settings per registry host come from `drivers.tlsconfig` (CA bundles, certs.d CAs
+* **TLS** settings per registry host come from `drivers.http.tls` (CA bundles, certs.d CAs
   and client certificates), passed to urllib3 as its `ssl_context`.
 * **Errors** come out as the standard library's: `ssl.SSLError` for TLS, `OSError` (or
   `http.client.HTTPException`) for the rest, `ProxyError` when the proxy itself failed, so
@@ -37,10 +37,10 @@ import urllib3
 from urllib3.exceptions import ConnectTimeoutError, HTTPError, InsecureRequestWarning
 
 from drivers.errors import InvalidInput, redact_url
-from drivers.httpresponse import Response, standard_error
-from drivers.proxies import Proxy, ProxyConfig
+from drivers.http.proxies import Proxy, ProxyConfig
+from drivers.http.response import Response, standard_error
+from drivers.http.tls import tls_context
 from drivers.reference import split_host_port
-from drivers.tlsconfig import tls_context
 
 log = logging.getLogger("portside.http")
 if logging.getLogger("urllib3").level == logging.NOTSET:

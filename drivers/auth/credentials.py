@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from drivers.dockerconfig import (
+from drivers.auth.dockerconfig import (
     AuthEntry,
     DockerConfig,
     config_dir,

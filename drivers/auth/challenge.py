@@ -23,10 +23,10 @@ from collections.abc import Generator, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
-from drivers.auth import Auth, Flow, Request
-from drivers.credentials import ANONYMOUS, Credential, CredentialSource
+from drivers.auth.credentials import ANONYMOUS, Credential, CredentialSource
+from drivers.auth.strategies import Auth, Flow, Request
 from drivers.errors import ProtocolError, Unauthorized, error_for_status
-from drivers.httpclient import Response, basic_authorization
+from drivers.http.client import Response, basic_authorization
 
 CATALOG_SCOPE = "registry:catalog:*"
 _MIN_LIFETIME = 60  # seconds a token is taken to live when the answer says less, or nothing

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from drivers import credentials
-from drivers.credentials import (
+from drivers.auth import credentials
+from drivers.auth.credentials import (
     ANONYMOUS,
     Chain,
     Credential,
@@ -25,11 +25,11 @@ from drivers.credentials import (
     helper_store,
     store_login,
 )
-from drivers.dockerconfig import DOCKER_HUB_CREDENTIAL_KEY, AuthEntry, DockerConfig, load
+from drivers.auth.dockerconfig import DOCKER_HUB_CREDENTIAL_KEY, AuthEntry, DockerConfig, load
 from drivers.errors import ConfigError, CredentialError
 
 CANARY = "canary-S3cr3t-4242"
-HELPERS = Path(__file__).parent / "helpers"
+HELPERS = Path(__file__).parent.parent / "helpers"
 FILE_HELPER = "portside-file"  # tests/helpers/docker-credential-portside-file
 
 
