@@ -1,10 +1,11 @@
-"""`portside ci-env gitlab` start-up: median wall time of 20 runs in a simulated GitLab job.
+"""`portside ci-env gitlab` start-up: median wall and CPU time of 20 runs in a simulated GitLab
+job, beside `python3 -c pass` in the same run.
 
-Target (issue 3): at most 120 ms on the 2-core reference machine, reported next to
-`python3 -c pass` measured in the same run. ci-env does no network I/O, so no registry is
-started; skopeo's nearest local operation (`skopeo login --get-login`, which reads an auth file)
-is timed alongside for scale, and so is the same command through the full typer app
-(PORTSIDE_DEBUG=1 turns the lean path off).
+Target (issue 10): a median of at most 250 ms on the 2-core reference machine, with typer as
+the only parser. CPU time (user + system of the child) is printed beside wall time because
+it barely moves when other work loads the machine. ci-env does no network I/O, so no registry
+is started. For scale: `python3 -c 'import typer'` (what the parser alone costs) and skopeo's
+nearest local operation (`skopeo login --get-login`, which reads an auth file).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import time
 from pathlib import Path
 
 RUNS = 20
-TARGET_MS = 120.0
+TARGET_MS = 250.0
 ROOT = Path(__file__).resolve().parent.parent
 PORTSIDE = ROOT / ".venv" / "bin" / "portside"
 
@@ -74,12 +75,8 @@ def run() -> list[str]:
         env = _job_env(work)
         rows = [
             ("portside ci-env gitlab", [str(PORTSIDE), "ci-env", "gitlab"], env),
-            (
-                "  same, through the typer app",
-                [str(PORTSIDE), "ci-env", "gitlab"],
-                {**env, "PORTSIDE_DEBUG": "1"},
-            ),
             (f"python3 -c pass ({sys.executable})", [sys.executable, "-c", "pass"], env),
+            ("  python3 -c 'import typer'", [sys.executable, "-c", "import typer"], env),
         ]
         shim = shutil.which("python3", path=env.get("PATH"))
         if shim and os.path.realpath(shim) != os.path.realpath(sys.executable):
@@ -112,7 +109,9 @@ def run() -> list[str]:
             lines.append(f"  {label:<58} {results[label]:7.1f} ms {cpu:7.1f} ms")
         cienv = results["portside ci-env gitlab"]
         verdict = "meets" if cienv <= TARGET_MS else "MISSES"
-        lines.append(f"  target <= {TARGET_MS:.0f} ms: {verdict} ({cienv:.1f} ms)")
+        lines.append(f"  target <= {TARGET_MS:.0f} ms (wall): {verdict} ({cienv:.1f} ms)")
+        load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+        lines.append(f"  load average after: {load}")
         return lines
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -1,16 +1,14 @@
 """The table of `portside ci-env`: its options, written down once, and what they parse into.
 
-The typer command (`ci_env.commands.cienv`) and the lean parser the entry point uses (so that
-`portside ci-env` starts without importing typer: issue 3 "Speed") are both generated from
-`CI_ENV` by `ci_env.lean`; see that module for when the lean parser hands over to click.
+The typer command (`ci_env.commands.cienv`) is generated from `CI_ENV` by
+`ci_env.table.typer_command`; the failure script (`ci_env.cienv_failure`) reads the same table.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
-from ci_env.lean import CommandSpec, OptionSpec, argument, parse
+from ci_env.table import CommandSpec, OptionSpec, argument
 
 PLATFORM_CHOICES = ("gitlab", "github")
 SHELL_CHOICES = ("sh", "fish", "powershell")
@@ -166,8 +164,3 @@ See docs/ci-env.md.
     args=CiEnvArgs,
     run=_run,
 )
-
-
-def parse_lean(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> CiEnvArgs | None:
-    """`CiEnvArgs` for the arguments after `ci-env`, or None when click must parse them."""
-    return parse(CI_ENV, argv, environ)

@@ -1,6 +1,5 @@
-"""`portside cleanup` as the CLI sees it: its table, what it parses into, and the one body that
-both the typer command (`ci_env.commands.cleanup`) and the entry point's lean path
-(`ci_env.lean`, no typer) run.
+"""`portside cleanup` as the CLI sees it: its table, what it parses into, and the body that the
+typer command generated from the table (`ci_env.commands.cleanup`) runs.
 
 The drivers and the view (`ci_env.cleanup_view`) are imported when the command runs; rich only
 when a bar is drawn.
@@ -10,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from ci_env.lean import CommandSpec, OptionSpec, argument
 from ci_env.options import (
     DOCKER_CONFIG,
     IMPLEMENTATION,
@@ -20,6 +18,7 @@ from ci_env.options import (
     given_credentials,
     registry_options,
 )
+from ci_env.table import CommandSpec, OptionSpec, argument
 
 
 class CleanupArgs(NamedTuple):
@@ -101,9 +100,9 @@ def _option(name: str, flag: str, help: str, **kind: str) -> OptionSpec:
 
 
 class _Args:
-    """`CleanupArgs` from what a parser read: the credential options' values (by option name)
-    go into `credentials`, by flag. Both parsers ask it for `_field_defaults`, as of a
-    NamedTuple, and call it with every value."""
+    """`CleanupArgs` from what typer read: the credential options' values (by option name)
+    go into `credentials`, by flag. `ci_env.table.typer_command` asks it for
+    `_field_defaults`, as of a NamedTuple, and calls it with every value."""
 
     @property
     def _field_defaults(self) -> dict[str, Any]:

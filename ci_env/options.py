@@ -1,8 +1,8 @@
 """Options shared by the registry commands, and the `RegistryOptions` they build.
 
 Every option has an environment twin, `PORTSIDE_<OPTION>`; the option wins. The options are
-`ci_env.lean` tables, so that `pull`, `copy` and `cleanup` can parse them without typer;
-the typer annotations of the commands written by hand are in `ci_env.commands.shared`.
+`ci_env.table` entries, so that the tables of `pull`, `copy` and `cleanup` can hold them; the
+typer annotations of the commands written by hand are in `ci_env.commands.shared`.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Mapping
 
-from ci_env.lean import OptionSpec
+from ci_env.table import OptionSpec
 
 DOCKER_CONFIG = OptionSpec(
     "docker_config",
@@ -39,7 +39,7 @@ JSON = OptionSpec(
 
 def credential_options() -> tuple[OptionSpec, ...]:
     """The `--repo-…` options of every registry spec registered now (drivers/registries), as
-    tables both parsers read. The parsers take them from the command line only: their env
+    table entries. typer takes them from the command line only: their env
     twins, and every other source, are read by `resolve_native_credentials`, the one place of
     their precedence, so the help names each twin itself."""
     from drivers.registries.table import credential_options as declared

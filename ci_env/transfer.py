@@ -1,6 +1,6 @@
 """`portside pull` and `portside copy` as the CLI sees them: their tables, what they parse
-into, and the one body each that both the typer command (`ci_env.commands.transfer`) and the
-entry point's lean path (`ci_env.lean`, no typer) run.
+into, and the body of each, which the typer commands generated from the tables
+(`ci_env.commands.transfer`) run.
 
 The drivers and the progress renderer are imported when a command runs; rich only when a bar
 is drawn (`ci_env.progress`).
@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from ci_env.lean import CommandSpec, OptionSpec, argument
 from ci_env.options import DOCKER_CONFIG, INSECURE_REGISTRY, JSON, registry_options
+from ci_env.table import CommandSpec, OptionSpec, argument
 
 
 class PullArgs(NamedTuple):

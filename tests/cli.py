@@ -10,10 +10,10 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+import click
 import pytest
 
-import ci_env.cli as cli
-from ci_env.cli import main
+from ci_env.cli import _command, main
 
 
 @dataclass
@@ -69,26 +69,14 @@ def run_cli_listing_modules(
     return Result(done.returncode, done.stdout, err), ast.literal_eval(loaded)
 
 
-def run_cli_both_paths(
-    capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
-    calls: list[tuple],
-    argv: Sequence[str],
-) -> list[tuple[list[tuple], int, str]]:
-    """(calls recorded, exit code, stdout) of `portside ARGV` on the lean path (failing if it
-    builds the typer app), then on typer's; `calls` is what the test's fakes record."""
-
-    def no_typer():
-        raise AssertionError("the lean path built the typer app")
-
-    outcomes = []
-    with monkeypatch.context() as patch:
-        patch.setattr(cli, "_command", no_typer)
-        result = run_cli(capsys, *argv)
-    outcomes.append((list(calls), result.code, result.out))
-    calls.clear()
-    with monkeypatch.context() as patch:
-        patch.setenv("PORTSIDE_DEBUG", "1")  # turns the lean path off
-        result = run_cli(capsys, *argv)
-    outcomes.append((list(calls), result.code, result.out))
-    return outcomes
+def command_tree() -> dict[tuple[str, ...], click.Command]:
+    """Every command of the real app by its path (`()` is the root, `("cleanup",)` a command),
+    each built through the root group's lookup, as `portside CMD` builds it."""
+    root = _command()
+    ctx = click.Context(root, info_name="portside")
+    tree: dict[tuple[str, ...], click.Command] = {(): root}
+    for name in root.list_commands(ctx):
+        command = root.get_command(ctx, name)
+        assert command is not None, f"{name} is listed but cannot be built"
+        tree[(name,)] = command
+    return tree

@@ -1,6 +1,6 @@
-"""The lean `ci-env` parser and the typer command are built from one option table; they must
-read every command line and environment the same way, and the lean one must hand anything it
-does not understand to click."""
+"""How `portside ci-env` reads its command line and environment: typer parses both, from the
+option table `CI_ENV`; a usage error is click's (exit 2), and ci-env prints its failure script
+for the evaluating shell."""
 
 from __future__ import annotations
 
@@ -9,47 +9,74 @@ import os
 import pytest
 
 import ci_env.cienv as cienv_module
-from ci_env.cienv_options import OPTIONS, CiEnvArgs, parse_lean
-from ci_env.cli import _command, main
+from ci_env.cienv_options import OPTIONS, CiEnvArgs
+from ci_env.cli import main
 from tests.cienv_support import is_ci_variable
 
-CASES: list[tuple[list[str], dict[str, str]]] = [
-    ([], {}),
-    (["gitlab"], {}),
-    (["github", "--shell", "fish"], {}),
-    (["--shell=powershell", "gitlab"], {}),
-    (["--as-env-file", "-o", "out.env"], {}),
-    (["-oout.env", "--as-file"], {}),
-    (["--output=x", "--output", "y"], {}),
-    (["--no-login", "--login", "--no-login"], {}),
-    (["--verify", "--insecure-registry", "a:5000", "--insecure-registry", "b"], {}),
-    (["--tmp-dir", "/t", "--docker-config", "/d", "--repo-github-token", "-tok-"], {}),
-    (["--cleanup"], {}),
-    (["--", "gitlab"], {}),
-    ([], {"PORTSIDE_LOGIN_TO_REGISTRY": "false", "PORTSIDE_VERIFY": "1"}),
-    ([], {"PORTSIDE_LOGIN_TO_REGISTRY": "No", "PORTSIDE_AS_FILE": "yes"}),
-    ([], {"PORTSIDE_LOGIN_TO_REGISTRY": "off", "PORTSIDE_CLEANUP": "ON"}),
-    (["--login"], {"PORTSIDE_LOGIN_TO_REGISTRY": "false"}),
-    ([], {"PORTSIDE_SHELL": "fish", "PORTSIDE_OUTPUT": "f", "PORTSIDE_TMP_DIR": "/x"}),
-    ([], {"PORTSIDE_INSECURE_REGISTRY": "a:1  b:2", "PORTSIDE_AS_ENV_FILE": "t"}),
-    (["--insecure-registry", "c"], {"PORTSIDE_INSECURE_REGISTRY": "a:1 b:2"}),
-    ([], {"PORTSIDE_DOCKER_CONFIG": "/cfg", "PORTSIDE_REPO_GITHUB_TOKEN": "tok"}),
-    ([], {"PORTSIDE_VERIFY": ""}),
+# (argv, env, what ci-env is asked to do): every way of giving each option.
+CASES: list[tuple[list[str], dict[str, str], CiEnvArgs]] = [
+    ([], {}, CiEnvArgs()),
+    (["gitlab"], {}, CiEnvArgs(platform="gitlab")),
+    (["github", "--shell", "fish"], {}, CiEnvArgs(platform="github", shell="fish")),
+    (["--shell=powershell", "gitlab"], {}, CiEnvArgs(platform="gitlab", shell="powershell")),
+    (["--as-env-file", "-o", "out.env"], {}, CiEnvArgs(as_env_file=True, output="out.env")),
+    (["-oout.env", "--as-file"], {}, CiEnvArgs(as_file=True, output="out.env")),
+    (["--output=x", "--output", "y"], {}, CiEnvArgs(output="y")),
+    (["--no-login", "--login", "--no-login"], {}, CiEnvArgs(login=False)),
+    (
+        ["--verify", "--insecure-registry", "a:5000", "--insecure-registry", "b"],
+        {},
+        CiEnvArgs(verify=True, insecure_registry=("a:5000", "b")),
+    ),
+    (
+        ["--tmp-dir", "/t", "--docker-config", "/d", "--repo-github-token", "-tok-"],
+        {},
+        CiEnvArgs(tmp_dir="/t", docker_config="/d", repo_github_token="-tok-"),
+    ),
+    (["--cleanup"], {}, CiEnvArgs(cleanup=True)),
+    (["--", "gitlab"], {}, CiEnvArgs(platform="gitlab")),
+    (
+        [],
+        {"PORTSIDE_LOGIN_TO_REGISTRY": "false", "PORTSIDE_VERIFY": "1"},
+        CiEnvArgs(login=False, verify=True),
+    ),
+    ([], {"PORTSIDE_LOGIN_TO_REGISTRY": "No", "PORTSIDE_AS_FILE": "yes"}, CiEnvArgs(login=False)),
+    ([], {"PORTSIDE_LOGIN_TO_REGISTRY": "off", "PORTSIDE_CLEANUP": "ON"}, CiEnvArgs(login=False)),
+    (["--login"], {"PORTSIDE_LOGIN_TO_REGISTRY": "false"}, CiEnvArgs(login=True)),
+    (
+        [],
+        {"PORTSIDE_SHELL": "fish", "PORTSIDE_OUTPUT": "f", "PORTSIDE_TMP_DIR": "/x"},
+        CiEnvArgs(shell="fish", tmp_dir="/x"),
+    ),
+    (
+        [],
+        {"PORTSIDE_INSECURE_REGISTRY": "a:1  b:2", "PORTSIDE_AS_ENV_FILE": "t"},
+        CiEnvArgs(insecure_registry=("a:1", "b:2")),
+    ),
+    (
+        ["--insecure-registry", "c"],
+        {"PORTSIDE_INSECURE_REGISTRY": "a:1 b:2"},
+        CiEnvArgs(insecure_registry=("c",)),
+    ),
+    (
+        [],
+        {"PORTSIDE_DOCKER_CONFIG": "/cfg", "PORTSIDE_REPO_GITHUB_TOKEN": "tok"},
+        CiEnvArgs(docker_config="/cfg", repo_github_token="tok"),
+    ),
+    ([], {"PORTSIDE_VERIFY": ""}, CiEnvArgs()),
 ]
 
-# Arguments the lean parser must leave to click (help, usage errors, unreadable values).
-NOT_LEAN: list[tuple[list[str], dict[str, str]]] = [
-    (["--help"], {}),
-    (["-h"], {}),
-    (["--bogus"], {}),
-    (["gitlab", "github"], {}),
-    (["jenkins"], {}),
-    (["--shell", "csh"], {}),
-    (["--shell"], {}),
-    (["--verify=yes"], {}),
-    (["--no-login=1"], {}),
-    ([], {"PORTSIDE_VERIFY": "maybe"}),
-    ([], {"PORTSIDE_SHELL": "Fish"}),
+# (argv, env, what click says): usage errors, exit 2, with the failure script on stdout.
+USAGE_ERRORS: list[tuple[list[str], dict[str, str], str]] = [
+    (["--bogus"], {}, "No such option"),  # click 8.3: "…: --bogus", 8.4: "… '--bogus'."
+    (["gitlab", "github"], {}, "Got unexpected extra argument (github)"),
+    (["jenkins"], {}, "'jenkins' is not one of 'gitlab', 'github'"),
+    (["--shell", "csh"], {}, "'csh' is not one of 'sh', 'fish', 'powershell'"),
+    (["--shell"], {}, "Option '--shell' requires an argument"),
+    (["--verify=yes"], {}, "Option '--verify' does not take a value"),
+    (["--no-login=1"], {}, "Option '--no-login' does not take a value"),
+    ([], {"PORTSIDE_VERIFY": "maybe"}, "(env var: 'PORTSIDE_VERIFY'): 'maybe' is not a valid"),
+    ([], {"PORTSIDE_SHELL": "Fish"}, "(env var: 'PORTSIDE_SHELL'): 'Fish' is not one of"),
 ]
 
 
@@ -57,6 +84,7 @@ NOT_LEAN: list[tuple[list[str], dict[str, str]]] = [
 def environment(monkeypatch):
     for name in [n for n in os.environ if is_ci_variable(n)]:
         monkeypatch.delenv(name)
+    monkeypatch.setenv("COLUMNS", "250")  # click's messages on one line of its error box
 
     def apply(values: dict[str, str]) -> None:
         for name, value in values.items():
@@ -65,35 +93,43 @@ def environment(monkeypatch):
     return apply
 
 
-def typer_parse(argv: list[str], monkeypatch) -> CiEnvArgs:
+def parsed(argv: list[str], monkeypatch) -> CiEnvArgs:
+    """What `portside ci-env ARGV` asks ci-env to do, through the real entry point."""
     seen: list[CiEnvArgs] = []
     monkeypatch.setattr(cienv_module, "run", seen.append)
-    _command().main(args=["ci-env", *argv], prog_name="portside", standalone_mode=False)
+    with pytest.raises(SystemExit) as exited:
+        main(["ci-env", *argv])
+    assert exited.value.code == 0
     assert len(seen) == 1
     return seen[0]
 
 
-@pytest.mark.parametrize(("argv", "env"), CASES)
-def test_lean_and_typer_agree(argv, env, environment, monkeypatch):
+@pytest.mark.parametrize(("argv", "env", "expected"), CASES)
+def test_the_command_line_and_env_twins_reach_ci_env(argv, env, expected, environment, monkeypatch):
     environment(env)
-    lean = parse_lean(argv)
-    assert lean is not None
-    assert lean == typer_parse(argv, monkeypatch)
+    assert parsed(argv, monkeypatch) == expected
 
 
-@pytest.mark.parametrize(("argv", "env"), NOT_LEAN)
-def test_lean_parser_defers_to_click(argv, env, environment):
-    environment(env)
-    assert parse_lean(argv) is None
-
-
-@pytest.mark.parametrize(("argv", "env"), NOT_LEAN[2:])
-def test_deferred_arguments_are_usage_errors(argv, env, environment, capsys):
+@pytest.mark.parametrize(("argv", "env", "message"), USAGE_ERRORS)
+def test_usage_errors_are_clicks_and_stop_the_shell(argv, env, message, environment, capsys):
     environment(env)
     with pytest.raises(SystemExit) as exited:
         main(["ci-env", *argv])
     assert exited.value.code == 2
-    assert "Traceback" not in capsys.readouterr().err
+    captured = capsys.readouterr()
+    assert message in captured.err
+    assert "Traceback" not in captured.err
+    assert captured.out == "exit 2;\n"
+
+
+@pytest.mark.parametrize("flag", ["--help", "-h"])
+def test_help_is_not_a_failure(flag, environment, capsys):
+    with pytest.raises(SystemExit) as exited:
+        main(["ci-env", flag])
+    assert exited.value.code == 0
+    out = capsys.readouterr().out
+    assert out.lstrip().startswith("Usage: portside ci-env [OPTIONS] [PLATFORM]")
+    assert "exit 2;" not in out
 
 
 # What this one invocation does with its output is decided by the line the user writes, never
@@ -120,6 +156,6 @@ def test_every_option_but_the_output_modes_has_an_env_twin_and_appears_in_help(c
 @pytest.mark.parametrize(
     "variable", ["PORTSIDE_CLEANUP", "PORTSIDE_OUTPUT", "PORTSIDE_AS_FILE", "PORTSIDE_AS_ENV_FILE"]
 )
-def test_output_mode_variables_do_not_change_what_ci_env_does(variable, environment):
+def test_output_mode_variables_do_not_change_what_ci_env_does(variable, environment, monkeypatch):
     environment({variable: "true"})
-    assert parse_lean(["gitlab"]) == CiEnvArgs(platform="gitlab")
+    assert parsed(["gitlab"], monkeypatch) == CiEnvArgs(platform="gitlab")

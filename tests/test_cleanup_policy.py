@@ -236,14 +236,13 @@ def test_cli_without_repository_or_rules(capsys):
 
 
 def test_every_cleanup_option_has_an_env_twin(capsys, monkeypatch):
-    import typer
+    import click
 
-    from ci_env.cli import _command
     from drivers.registries.table import credential_options
+    from tests.cli import command_tree
 
-    command = _command()
-    cleanup = command.commands["cleanup"]  # type: ignore[attr-defined]
-    options = [p for p in cleanup.params if isinstance(p, typer.core.click.Option)]
+    cleanup = command_tree()[("cleanup",)]
+    options = [p for p in cleanup.params if isinstance(p, click.Option)]
     # The registry specs' credential options have twins too, read (with the Docker config's
     # entry) by resolve_native_credentials, not by click; their help names them.
     native = {o.name: o for o in credential_options()}

@@ -11,24 +11,19 @@ from pathlib import Path
 
 import pytest
 
-from ci_env.cli import _command
+from tests.cli import command_tree
 from tests.gitlab_support import script, template
 
 
 def test_template_switches_are_no_options_env_twin():
     """Defect 5: PORTSIDE_CLEANUP=true, the old trigger, was `ci-env --cleanup`'s env twin."""
 
-    def envvars(command) -> set[str]:
-        found = {
-            v
-            for p in command.params
-            for v in ([p.envvar] if isinstance(p.envvar, str) else p.envvar or [])
-        }
-        for sub in getattr(command, "commands", {}).values():
-            found |= envvars(sub)
-        return found
-
-    twins = envvars(_command())
+    twins = {
+        v
+        for command in command_tree().values()
+        for p in command.params
+        for v in ([p.envvar] if isinstance(p.envvar, str) else p.envvar or [])
+    }
     assert "PORTSIDE_DEST" in twins  # the walk finds the twins
     jobs = template()
     own = set(jobs["variables"]) | {"RUN_PORTSIDE_CLEANUP"}

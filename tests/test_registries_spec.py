@@ -19,7 +19,7 @@ from drivers.registries.default_driver import DefaultDriver
 from drivers.registries.options import NativeCredentials, resolve_native_credentials
 from drivers.registries.spec import CredentialOption, RegistrySpec, username_and_password
 from tests.bed import oci_image, push_image_raw
-from tests.cli import run_cli, run_cli_both_paths
+from tests.cli import run_cli
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = CredentialOption("--repo-throwaway-token", "Throwaway API token.", secret=True)
@@ -64,7 +64,7 @@ def repository(docker_config, registry_plain, unique_repo) -> str:
 def test_a_spec_declared_in_a_test_reaches_help_env_twin_and_driver(
     capsys, monkeypatch, throwaway, repository
 ):
-    """Through the real entry point, on the lean path and on typer's."""
+    """Through the real entry point."""
     monkeypatch.setenv("COLUMNS", "200")  # rich cuts long option names in narrow help
     help_text = run_cli(capsys, "cleanup", "--help").out
     assert "--repo-throwaway-token" in help_text and "Throwaway API token." in help_text
@@ -72,7 +72,6 @@ def test_a_spec_declared_in_a_test_reaches_help_env_twin_and_driver(
 
     argv = ["cleanup", repository, "--repo-container-registry", "throwaway"]
     argv += ["--delete-tag", "ci-.*", "--dry-run"]
-    seen: list[tuple] = []
 
     def built() -> list[tuple]:
         return [(c[TOKEN], c.source(TOKEN)) for c in RecordingDriver.built]
@@ -84,10 +83,10 @@ def test_a_spec_declared_in_a_test_reaches_help_env_twin_and_driver(
     ):
         monkeypatch.setenv(TOKEN.envvar, env)
         RecordingDriver.built = []
-        outcomes = run_cli_both_paths(capsys, monkeypatch, seen, [*argv, *flag])
-        assert [code for _, code, _ in outcomes] == [0, 0], outcomes
-        assert "1 to delete, 1 kept" in outcomes[0][2]
-        assert built() == [expected, expected]  # one driver per path
+        result = run_cli(capsys, *argv, *flag)
+        assert result.code == 0, result.text
+        assert "1 to delete, 1 kept" in result.out
+        assert built() == [expected]
 
     monkeypatch.setenv(TOKEN.envvar, SECRET)
     RecordingDriver.built = []

@@ -8,7 +8,6 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
-from ci_env.lean import typer_option
 from ci_env.options import (
     DOCKER_CONFIG,
     IMPLEMENTATION,
@@ -17,6 +16,7 @@ from ci_env.options import (
     credential_options,
     given_credentials,
 )
+from ci_env.table import typer_option
 
 DockerConfigOpt = typer_option(DOCKER_CONFIG)
 InsecureOpt = typer_option(INSECURE_REGISTRY)
