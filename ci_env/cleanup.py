@@ -29,6 +29,7 @@ class CleanupArgs(NamedTuple):
     keep_last: int | None = None
     keep_newer_than: str | None = None
     delete_tag: tuple[str, ...] = ()
+    delete_untagged: bool = False
     git_repo: str | None = None
     with_referrers: bool | None = None  # None: the policy decides
     dry_run: bool = False
@@ -57,6 +58,7 @@ def cleanup(args: CleanupArgs) -> None:
         keep_last=args.keep_last,
         keep_newer_than=args.keep_newer_than,
         delete_tags=args.delete_tag,
+        delete_untagged=args.delete_untagged,
         git_repo=args.git_repo,
         with_referrers=args.with_referrers,
     )
@@ -162,6 +164,12 @@ CLEANUP = _Cleanup(
             "--delete-tag",
             "Only tags matching this regex are candidates (repeatable).",
             kind="values",
+        ),
+        _option(
+            "delete_untagged",
+            "--delete-untagged",
+            "Also delete untagged manifests nothing kept uses (GitHub Packages).",
+            kind="flag",
         ),
         _option(
             "git_repo",

@@ -19,7 +19,7 @@ import datetime as dt
 import itertools
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
@@ -51,6 +51,10 @@ class FakeGhcr:
     refused: dict[str, str] = field(default_factory=dict)  # digest -> GitHub's message
     throttle_deletes: int = 0  # answer this many next DELETEs with the secondary limit
     calls: list[tuple[str, str]] = field(default_factory=list)
+    # Called with the listing's number (1, 2, …) before each versions listing is answered:
+    # a test changes the package between a run's listings (planning, then the re-read).
+    on_list: list[Callable[[int], None]] = field(default_factory=list)
+    listings: int = 0
     url: str = ""
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1000))
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -124,6 +128,11 @@ class FakeGhcr:
         if kind != expected or versions is None or segments[5] != "versions":
             return (*_error(404, "Package not found."), extra)
         if method == "GET" and len(segments) == 6:
+            if "page=" not in parts.query.replace("per_page=", ""):  # a listing's first page
+                self.listings += 1
+                for hook in self.on_list:
+                    hook(self.listings)
+                versions = self.packages[f"{owner}/{package}"]
             return self._page(target, parse_qs(parts.query), versions, extra)
         if method == "DELETE" and len(segments) == 7:
             return self._delete(f"{owner}/{package}", int(segments[6]), versions, extra)

@@ -201,7 +201,12 @@ class _Round:
             self.driver.delete_manifest(self.repository, group[0].digest)  # type: ignore[attr-defined]
         except NotFound:
             for decision in group:
-                self._set(decision, "skipped", GONE)
+                if decision.subject in self.deleted_digests:
+                    # GitHub's driver deletes what only a deleted manifest used, with it.
+                    reason = f"{decision.reason} (went with it)"
+                    self._set(decision, "deleted", reason, "digest")
+                else:
+                    self._set(decision, "skipped", GONE)
             return
         except PortsideError as error:
             for decision in group:
@@ -292,6 +297,7 @@ def execute(
     state = reread(
         driver,
         plan.state,
+        untagged=policy.delete_untagged,
         need_times=policy.needs_times,
         jobs=jobs,
         cache=cache,

@@ -14,6 +14,7 @@ no tag-only delete. The registry API of ghcr.io deletes nothing. So:
 * `delete_tag` (a tag whose version also carries a kept tag) pushes a unique tiny manifest
   to the tag through the Registry v2 API, which moves only that tag, then deletes the new
   version.
+* `list_untagged` gives the untagged versions of the same listing (`delete.untagged`).
 * `list_referrers` answers from the untagged versions whose manifest's `subject` is the
   digest (ghcr.io has no referrers API), so the engine plans signatures and attestations
   pushed as OCI referrers like any other.
@@ -43,7 +44,7 @@ from drivers.errors import CredentialError, InvalidInput, NotFound, ProtocolErro
 from drivers.httpclient import Response
 from drivers.manifest import Descriptor, Manifest
 from drivers.reference import Repository
-from drivers.registries.contract import TagInfo, parse_created
+from drivers.registries.contract import TagInfo, UntaggedInfo, parse_created
 from drivers.registries.github import SCOPES_HINT, TOKEN
 from drivers.registries.native import ApiHints, ThroughRegistryV2, json_body, listed_tag
 from drivers.registries.options import NativeCredentials
@@ -127,6 +128,11 @@ class GithubDriver(ThroughRegistryV2):
             for version in versions.values()
             for tag in version.tags
         ]
+
+    def list_untagged(self, repository: Repository) -> list[UntaggedInfo]:
+        """The untagged versions of the latest listing (`list_tags` lists): one listing."""
+        versions = self._known(repository).values()
+        return [UntaggedInfo(v.digest, v.updated) for v in versions if not v.tags]
 
     def _list_versions(self, repository: Repository) -> dict[str, Version]:
         what = f"versions of {repository} (GitHub Packages API)"
