@@ -89,11 +89,12 @@ class _Round:
         pending = [d for d in deletes if d.is_referrer]
         while pending:
             gone = self._gone()
-            ready = [d for d in pending if d.subject in gone]
+            ready = [d for d in pending if {d.subject, *d.after} <= gone]
             if not ready:
                 break
             self._phase(ready, referrers=True)
-            pending = [d for d in pending if d.subject not in gone]
+            done = {d.key for d in ready}
+            pending = [d for d in pending if d.key not in done]
         for decision in pending:
             self._set(decision, "skipped", "its image was not deleted, so it stays with it")
         return self.moved

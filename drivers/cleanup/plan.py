@@ -22,7 +22,7 @@ from typing import Literal
 from drivers.cleanup.gitrefs import GitNames
 from drivers.cleanup.policy import GitRule, KeepRule, Policy
 from drivers.cleanup.state import RepositoryState, referrer_subject
-from drivers.cleanup.untagged import deletions, kept_leftovers
+from drivers.cleanup.untagged import deletions, kept_leftovers, leftovers
 
 Action = Literal["delete", "keep"]
 Means = Literal["digest", "tag"]
@@ -42,6 +42,7 @@ class Decision:
     time: datetime | None = None
     means: Means | None = None  # for deletions: one DELETE by digest, or untag this tag only
     subject: str | None = None  # for referrers: the image they refer to
+    after: tuple[str, ...] = ()  # more images that must be gone first (a shared child)
 
     @property
     def key(self) -> str:
@@ -157,11 +158,12 @@ def make_plan(
             verdicts[tag] = ("delete", "no keep rule keeps it")
     by_digest = state.tags_on()
     subjects: dict[str, str] = {}
-    leftovers = kept_leftovers(state, policy, allowed)
+    kept_loose = kept_leftovers(state, policy, allowed)
+    loose = leftovers(state)
 
     def protected_and_doomed() -> tuple[frozenset[str], set[str]]:
         kept = [state.tags[t] for t, (action, _) in verdicts.items() if action == "keep"]
-        protected = needed([*kept, *leftovers], state)
+        protected = needed([*kept, *loose], state)
         doomed = {
             digest
             for digest, tags in by_digest.items()
@@ -217,8 +219,13 @@ def make_plan(
     ]
     decisions += _untagged_referrers(state, policy, doomed, protected, allowed)
     if policy.delete_untagged:
+        # What stays: every tagged image not deleted by digest, the kept leftovers, and what
+        # they need (a candidate leftover protected only itself from the tags' deletions).
+        stays = set(state.tags.values()) - doomed
+        protected = needed([*stays, *kept_loose], state)
         decisions += _untagged(state, policy, doomed, protected, decisions, allowed)
-    decisions += [Decision(None, d, "keep", why, state.untagged[d]) for d, why in leftovers.items()]
+    for digest, why in kept_loose.items():
+        decisions.append(Decision(None, digest, "keep", why, state.untagged[digest]))
     return Plan(state, tuple(decisions), protected)
 
 
@@ -236,10 +243,11 @@ def _untagged(
         refs = (r for subject in doomed for r in state.referrers.get(subject, ()))
         protected = protected | needed(refs, state)
     out = []
-    for digest, parent in deletions(state, protected, doomed | decided, decided, allowed):
-        reason = f"untagged, of deleted {short(parent)}" if parent else "untagged, unused"
+    for digest, parents in deletions(state, protected, doomed | decided, decided, allowed):
+        first = parents[0] if parents else None
+        reason = f"untagged, of deleted {short(first)}" if first else "untagged, unused"
         time = state.untagged[digest]
-        out.append(Decision(None, digest, "delete", reason, time, "digest", parent))
+        out.append(Decision(None, digest, "delete", reason, time, "digest", first, parents[1:]))
     return out
 
 

@@ -4,11 +4,14 @@ may go, which stay, and what each deleted one waits for.
 * A **leftover** is an untagged manifest that no tagged manifest reaches (as a child or a
   referrer). It stays when it is newer than the policy's longest `newer_than` (or its time
   is unknown), and it protects what it reaches, like a kept tag. An old one is a candidate.
+  What a leftover reaches is never deleted by digest for a tag's sake (a tagged image in an
+  untagged index is only untagged): the leftover may fail to go, and must not break. The
+  next run deletes it with the leftover.
 * An untagged manifest a tagged one reaches follows that tag's fate: kept (protected) with a
   kept image, deleted after the image it belongs to when that image is deleted.
 
-Each deletion names the deleted manifest it belongs to (`parent`), so the engine deletes it
-only once that one is gone: a child outlives a parent whose deletion failed.
+Each deletion names the deleted manifests that use it (`parents`), so the engine deletes it
+only once they are all gone: a child outlives a parent whose deletion failed.
 """
 
 from __future__ import annotations
@@ -40,19 +43,24 @@ def reach(roots: Iterable[str], graph: Mapping[str, tuple[str, ...]]) -> set[str
     return seen
 
 
+def leftovers(state: RepositoryState) -> set[str]:
+    """The untagged manifests no tagged manifest reaches."""
+    if not state.untagged:
+        return set()
+    tagged = reach(state.tags.values(), links(state))
+    return {digest for digest in state.untagged if digest not in tagged}
+
+
 def kept_leftovers(
     state: RepositoryState, policy: Policy, allowed: Collection[str] | None
 ) -> dict[str, str]:
     """The untagged leftovers that stay, with why (digest -> reason)."""
-    if not state.untagged:
-        return {}
-    tagged = reach(state.tags.values(), links(state))
+    loose = leftovers(state)
     newer = policy.untagged_newer_than if policy.delete_untagged else None
     cutoff = state.captured_at - timedelta(seconds=newer.seconds) if newer else None
     kept: dict[str, str] = {}
-    for digest, when in state.untagged.items():
-        if digest in tagged:
-            continue
+    for digest in sorted(loose):
+        when = state.untagged[digest]
         if not policy.delete_untagged:
             kept[digest] = "untagged; delete.untagged is off"
         elif cutoff is not None and (when is None or when >= cutoff):
@@ -68,26 +76,22 @@ def deletions(
     deleted: Collection[str],
     decided: Collection[str],
     allowed: Collection[str] | None,
-) -> list[tuple[str, str | None]]:
-    """(digest, parent) of every untagged manifest to delete: not protected, not decided
+) -> list[tuple[str, tuple[str, ...]]]:
+    """(digest, parents) of every untagged manifest to delete: not protected, not decided
     already (a referrer of a deleted image), and either an old leftover or reachable only
-    from what is deleted. `parent`: a deleted manifest it belongs to, deleted first."""
+    from what is deleted. `parents`: the deleted manifests that use it, deleted first."""
+    mine = [
+        digest
+        for digest in sorted(state.untagged)
+        if digest not in protected
+        and digest not in decided
+        and (allowed is None or "@" + digest in allowed)
+    ]
+    going = set(deleted) | set(mine)
     graph = links(state)
-    parents: dict[str, str] = {}
-    for digest in sorted(deleted):
+    parents: dict[str, list[str]] = {}
+    for digest in sorted(going):
         for below in graph.get(digest, ()):
-            parents.setdefault(below, digest)
-    out = []
-    for digest in sorted(state.untagged):
-        if digest in protected or digest in decided:
-            continue
-        if allowed is not None and "@" + digest not in allowed:
-            continue
-        out.append((digest, parents.get(digest)))
-    # A parent that is itself an untagged deletion is in `deleted` only through this list.
-    mine = {d for d, _ in out}
-    for digest in sorted(mine):
-        for below in graph.get(digest, ()):
-            if below in mine:
-                parents.setdefault(below, digest)
-    return [(d, parents.get(d)) for d, _ in out]
+            if digest not in parents.get(below, []):
+                parents.setdefault(below, []).append(digest)
+    return [(digest, tuple(parents.get(digest, ()))) for digest in mine]
