@@ -190,7 +190,7 @@ CLEANUP = _Cleanup(
         _option(
             "all_repositories",
             "--all-repositories",
-            "Clean every repository the registry lists (_catalog).",
+            "Clean every repository the registry lists (_catalog; ghcr.io/OWNER: its packages).",
             kind="flag",
         ),
         _option(

@@ -120,6 +120,8 @@ class FakeGhcr:
             if kind is None:
                 return (*_error(404, "Not Found"), extra)
             return 200, {"login": segments[1], "id": 1, "type": kind}, extra
+        if method == "GET" and len(segments) == 3 and segments[2] == "packages":
+            return self._packages(target, parts.query, segments[0], segments[1], extra)
         if len(segments) < 6 or segments[2:4] != ["packages", "container"]:
             return (*_error(404, "Not Found"), extra)
         kind, owner, package = segments[0], segments[1], segments[4]
@@ -139,15 +141,35 @@ class FakeGhcr:
         return (*_error(404, "Not Found"), extra)
 
     def _page(self, target: str, query, versions: dict[str, Version], extra: dict):
+        ordered = sorted(versions.values(), key=lambda v: v.id, reverse=True)  # newest first
+        return self._paged(target, query, [_version_doc(v, self.url) for v in ordered], extra)
+
+    def _paged(self, target: str, query, docs: list, extra: dict):
+        """One page of `docs`, with a `Link` header to the next (GitHub's `page`/`per_page`)."""
         size = min(int(query.get("per_page", ["30"])[0]), self.page_size)
         page = int(query.get("page", ["1"])[0])
-        ordered = sorted(versions.values(), key=lambda v: v.id, reverse=True)  # newest first
-        chunk = ordered[(page - 1) * size : page * size]
-        if page * size < len(ordered):
-            base = target.split("?")[0]
-            extra = {**extra, "Link": f'<{self.url}{base}?per_page={size}&page={page + 1}>; '
-                     f'rel="next", <{self.url}{base}?page=1>; rel="first"'}  # fmt: skip
-        return 200, [_version_doc(v, self.url) for v in chunk], extra
+        base, _, rest = target.partition("?")
+        keep = "&".join(p for p in rest.split("&") if p.split("=")[0] not in ("page", "per_page"))
+        more = f"&{keep}" if keep else ""
+        if page * size < len(docs):
+            extra = {**extra, "Link": f'<{self.url}{base}?per_page={size}&page={page + 1}{more}>; '
+                     f'rel="next", <{self.url}{base}?page=1{more}>; rel="first"'}  # fmt: skip
+        return 200, docs[(page - 1) * size : page * size], extra
+
+    def _packages(self, target: str, query: str, kind: str, owner: str, extra: dict):
+        """`GET /{users|orgs}/{owner}/packages?package_type=container`: the owner's packages."""
+        expected = "orgs" if self.owners.get(owner) == "Organization" else "users"
+        if kind != expected or owner not in self.owners:
+            return (*_error(404, "Not Found"), extra)
+        if parse_qs(query).get("package_type") != ["container"]:
+            return (*_error(422, "package_type is required"), extra)
+        names = sorted(p.split("/", 1)[1] for p in self.packages if p.startswith(owner + "/"))
+        docs = [
+            {"id": i + 1, "name": name, "package_type": "container", "visibility": "private",
+             "owner": {"login": owner, "type": self.owners[owner]}, "version_count": 1}
+            for i, name in enumerate(names)
+        ]  # fmt: skip
+        return self._paged(target, parse_qs(query), docs, extra)
 
     def _delete(self, path: str, id_: int, versions: dict[str, Version], extra: dict):
         if "delete:packages" not in extra["X-OAuth-Scopes"]:

@@ -352,3 +352,45 @@ def test_the_policy_file_key_and_the_env_twin(capsys, monkeypatch, tmp_path, ghc
     )  # fmt: skip
     assert again.code == 0, again.text
     assert [e["digest"] for e in json.loads(again.out)["deleted"]] == [loose]
+
+
+def test_all_repositories_cleans_every_container_package_of_the_owner(capsys, ghcr):
+    first = package(ghcr, "Organization", name="app")
+    owner = first.split("/")[0]
+    packages = [first, f"{owner}/tools/build", f"{owner}/web", f"{owner}/api"]
+    kept = {}
+    for path in packages:
+        push(ghcr, path, oci_image(f"{path}-old"), "ci-1")
+        kept[path] = push(ghcr, path, oci_image(f"{path}-new"), "main")
+    elsewhere = package(ghcr)
+    other = push(ghcr, elsewhere, oci_image(f"{elsewhere}-old"), "ci-1")
+    host = ghcr.url.removeprefix("http://")
+
+    result = run_cli(
+        capsys, "cleanup", f"{host}/{owner}", "--all-repositories",
+        "--repo-container-registry", "github", "--delete-tag", "ci-.*", "--json",
+    )  # fmt: skip
+
+    assert result.code == 0, result.text
+    for path in packages:
+        assert ghcr.digests(path) == {kept[path]}, path
+    assert ghcr.digests(elsewhere) == {other}  # another owner's package is not touched
+    report = json.loads(result.out)
+    assert sorted(e["repository"] for e in report["deleted"]) == sorted(
+        f"{host}/{p}" for p in packages
+    )
+    listings = [c for c in ghcr.api_calls("GET") if "/packages?" in c]
+    assert len(listings) == 2  # 4 packages, 3 a page: the Link header was followed
+    assert all(f"/orgs/{owner}/packages?" in c and "package_type=container" in c for c in listings)
+
+
+def test_all_repositories_needs_the_owner(capsys, ghcr):
+    host = ghcr.url.removeprefix("http://")
+
+    result = run_cli(
+        capsys, "cleanup", host, "--all-repositories", "--repo-container-registry", "github",
+        "--keep-last", "3",
+    )  # fmt: skip
+
+    assert result.code == 2, result.text
+    assert "name the owner" in result.err

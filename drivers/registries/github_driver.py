@@ -14,6 +14,8 @@ no tag-only delete. The registry API of ghcr.io deletes nothing. So:
 * `delete_tag` (a tag whose version also carries a kept tag) pushes a unique tiny manifest
   to the tag through the Registry v2 API, which moves only that tag, then deletes the new
   version.
+* `list_repositories` lists the owner's container packages (`--all-repositories` on
+  `ghcr.io/OWNER`).
 * `list_untagged` gives the untagged versions of the same listing (`delete.untagged`).
 * `list_referrers` answers from the untagged versions whose manifest's `subject` is the
   digest (ghcr.io has no referrers API), so the engine plans signatures and attestations
@@ -33,6 +35,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import ClassVar
@@ -128,6 +131,33 @@ class GithubDriver(ThroughRegistryV2):
             for version in versions.values()
             for tag in version.tags
         ]
+
+    def list_repositories(self, prefix: str = "") -> Iterator[str]:
+        """Every container package of the owner `prefix` names (`OWNER/`): `GET /{users|orgs}/
+        {owner}/packages?package_type=container`, paged, as `OWNER/PACKAGE`."""
+        owner = prefix.split("/", 1)[0]
+        if not owner:
+            raise InvalidInput(
+                "GitHub Packages has no catalog of every package: name the owner",
+                hint="pass ghcr.io/OWNER with --all-repositories",
+            )
+        kind = self._owner_kind(owner)
+        url: str | None = (
+            f"{self.api}/{kind}/{quote(owner, safe='')}/packages"
+            f"?package_type=container&per_page={PAGE_SIZE}"
+        )
+        names: list[str] = []
+        for _ in range(_MAX_PAGES):
+            if url is None:
+                return iter(sorted(n for n in names if n.startswith(prefix)))
+            response = self._call("GET", url, f"the container packages of {owner}", 200)
+            names += [
+                f"{owner}/{item['name']}"
+                for item in _json_list(response)
+                if isinstance(item, dict) and isinstance(item.get("name"), str)
+            ]
+            url = _next_link(response.headers.get("Link", ""))
+        raise ProtocolError(f"packages of {owner}: more than {_MAX_PAGES} pages", url=self.api)
 
     def list_untagged(self, repository: Repository) -> list[UntaggedInfo]:
         """The untagged versions of the latest listing (`list_tags` lists): one listing."""
@@ -298,7 +328,7 @@ def _json_list(response: Response) -> list:
         doc = None
     if not isinstance(doc, list):
         raise ProtocolError(
-            "the GitHub Packages API answered with something other than a list of versions",
+            "the GitHub Packages API answered with something other than a list",
             url=response.url,
             hint=f"check ${API_ENV}, if set: it must name the GitHub REST API",
         )
