@@ -97,6 +97,8 @@ class GithubDriver(ThroughRegistryV2):
         self._owner_kinds: dict[str, str] = {}
         self._versions: dict[str, dict[str, Version]] = {}  # path -> digest -> version
         self._manifests: dict[str, Manifest] = {}  # a digest's manifest never changes
+        self._shapes: dict[str, tuple[tuple[str, ...], str | None]] = {}
+        self._subjects: dict[str, dict[str, list[str]]] = {}  # path -> subject -> untagged
         self._scopes: str | None = None  # X-OAuth-Scopes, when GitHub sent it
         self._lock = threading.RLock()  # a cascade deletes under it
 
@@ -172,6 +174,7 @@ class GithubDriver(ThroughRegistryV2):
             if url is None:
                 with self._lock:
                     self._versions[repository.path] = versions
+                    self._subjects.pop(repository.path, None)
                 return dict(versions)
             response = self._call("GET", url, what, 200)
             doc = _json_list(response)
@@ -205,14 +208,37 @@ class GithubDriver(ThroughRegistryV2):
         return self._owner_kinds[owner]
 
     def list_referrers(self, repository: Repository, digest: str) -> list[Descriptor] | None:
-        """The untagged versions whose manifest's `subject` is `digest`."""
-        out = []
-        for version in self._known(repository).values():
-            if not version.tags:
-                manifest = self._manifest(repository, version.digest)
-                if manifest.subject is not None and manifest.subject.digest == digest:
-                    out.append(manifest.descriptor())
-        return out
+        """The untagged versions whose manifest's `subject` is `digest`: from an index of
+        the listing's untagged versions by subject, built once per listing."""
+        known = self._known(repository)
+        with self._lock:
+            index = self._subjects.get(repository.path)
+        if index is None:
+            index = {}
+            for version in known.values():
+                if not version.tags:
+                    subject = self._shape(repository, version.digest)[1]
+                    if subject is not None:
+                        index.setdefault(subject, []).append(version.digest)
+            with self._lock:
+                self._subjects[repository.path] = index
+        found = [d for d in index.get(digest, ()) if d in known]
+        return [self._manifest(repository, d).descriptor() for d in found]
+
+    def get_manifest(self, repository: Repository, reference: str) -> Manifest:
+        # A digest's manifest never changes: the engine's reads and the cascade's share one.
+        if reference.startswith("sha256:"):
+            return self._manifest(repository, reference)
+        return super().get_manifest(repository, reference)
+
+    def _shape(self, repository: Repository, digest: str) -> tuple[tuple[str, ...], str | None]:
+        """(children, subject) of a manifest, parsed once."""
+        if digest not in self._shapes:
+            manifest = self._manifest(repository, digest)
+            subject = manifest.subject
+            children = tuple(c.digest for c in manifest.children)
+            self._shapes[digest] = (children, subject.digest if subject else None)
+        return self._shapes[digest]
 
     def _known(self, repository: Repository) -> dict[str, Version]:
         with self._lock:
@@ -280,19 +306,19 @@ class GithubDriver(ThroughRegistryV2):
     def _cascade(self, repository: Repository, manifest: Manifest, *, referrers_too: bool) -> None:
         """Delete the untagged versions `manifest` took with it and nothing left uses."""
         remaining = self._versions.get(repository.path, {})
+        if not manifest.children and not referrers_too:
+            return
         used = {
-            child.digest
+            child
             for version in list(remaining.values())
-            for child in self._manifest(repository, version.digest).children
+            for child in self._shape(repository, version.digest)[0]
         }
         candidates = [child.digest for child in manifest.children]
         if referrers_too:
             candidates += [
                 v.digest
                 for v in list(remaining.values())
-                if not v.tags
-                and (subject := self._manifest(repository, v.digest).subject) is not None
-                and subject.digest == manifest.digest
+                if not v.tags and self._shape(repository, v.digest)[1] == manifest.digest
             ]
         for digest in candidates:
             version = remaining.get(digest)
