@@ -98,6 +98,7 @@ class GithubDriver(ThroughRegistryV2):
         self._versions: dict[str, dict[str, Version]] = {}  # path -> digest -> version
         self._manifests: dict[str, Manifest] = {}  # a digest's manifest never changes
         self._shapes: dict[str, tuple[tuple[str, ...], str | None]] = {}
+        self._deleted: set[str] = set()  # versions this driver deleted
         self._subjects: dict[str, dict[str, list[str]]] = {}  # path -> subject -> untagged
         self._scopes: str | None = None  # X-OAuth-Scopes, when GitHub sent it
         self._lock = threading.RLock()  # a cascade deletes under it
@@ -167,21 +168,23 @@ class GithubDriver(ThroughRegistryV2):
         return [UntaggedInfo(v.digest, v.updated) for v in versions if not v.tags]
 
     def _list_versions(self, repository: Repository) -> dict[str, Version]:
+        versions: dict[str, Version] = {}
+        for page in self._pages(repository):
+            versions.update((version.digest, version) for version in page)
+        with self._lock:
+            self._versions[repository.path] = versions
+            self._subjects.pop(repository.path, None)
+        return dict(versions)
+
+    def _pages(self, repository: Repository) -> Iterator[list[Version]]:
+        """The versions, a page at a time (newest first), following `Link: rel="next"`."""
         what = f"versions of {repository} (GitHub Packages API)"
         url: str | None = f"{self._package_url(repository)}/versions?per_page={PAGE_SIZE}"
-        versions: dict[str, Version] = {}
         for _ in range(_MAX_PAGES):
             if url is None:
-                with self._lock:
-                    self._versions[repository.path] = versions
-                    self._subjects.pop(repository.path, None)
-                return dict(versions)
+                return
             response = self._call("GET", url, what, 200)
-            doc = _json_list(response)
-            for item in doc:
-                version = _version(item)
-                if version is not None:
-                    versions[version.digest] = version
+            yield [v for item in _json_list(response) if (v := _version(item)) is not None]
             url = _next_link(response.headers.get("Link", ""))
         raise ProtocolError(f"{what}: more than {_MAX_PAGES} pages, stopped", url=self.api)
 
@@ -285,8 +288,14 @@ class GithubDriver(ThroughRegistryV2):
 
     def _find(self, repository: Repository, digest: str) -> Version:
         version = self._known(repository).get(digest)
+        if version is None and digest in self._deleted:  # a cascade took it: no re-listing
+            raise NotFound(f"{repository}@{digest}: deleted with the manifest that used it")
         if version is None:  # pushed since the last listing (an untag's tiny manifest)
-            version = self._list_versions(repository).get(digest)
+            # GitHub lists newest first: the first page has it, not a whole new listing.
+            version = next(
+                (v for page in self._pages(repository) for v in page if v.digest == digest),
+                None,
+            )
         if version is None:
             raise NotFound(f"{repository}@{digest}: no such package version")
         return version
@@ -302,6 +311,7 @@ class GithubDriver(ThroughRegistryV2):
             raise
         with self._lock:
             self._versions.get(repository.path, {}).pop(version.digest, None)
+            self._deleted.add(version.digest)
 
     def _cascade(self, repository: Repository, manifest: Manifest, *, referrers_too: bool) -> None:
         """Delete the untagged versions `manifest` took with it and nothing left uses."""
