@@ -15,7 +15,6 @@ and no manifest request per tag.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import math
 import os
@@ -27,19 +26,14 @@ from pathlib import Path
 
 import requests
 
-ROOT = Path(__file__).resolve().parent.parent
-PORTSIDE = str(ROOT / ".venv" / "bin" / "portside")
+from bench.bench_cleanup import OCI_MANIFEST, PORTSIDE, _digest
+
 INDEXES = int(os.environ.get("BENCH_GHCR_INDEXES", "1000"))
 CHILDREN = 4
 LEFTOVERS = int(os.environ.get("BENCH_GHCR_LEFTOVERS", "5000"))
 SHARED = INDEXES // 20  # ci tags that share their index with a kept tag
-OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 TOKEN = "bench-ghcr-token"
-
-
-def _digest(data: bytes) -> str:
-    return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
 class _Seeder:

@@ -141,7 +141,8 @@ class FakeGhcr:
         return (*_error(404, "Not Found"), extra)
 
     def _page(self, target: str, query, versions: dict[str, Version], extra: dict):
-        ordered = sorted(versions.values(), key=lambda v: v.id, reverse=True)  # newest first
+        with self._lock:  # DELETEs remove versions concurrently
+            ordered = sorted(versions.values(), key=lambda v: v.id, reverse=True)  # newest 1st
         return self._paged(target, query, [_version_doc(v, self.url) for v in ordered], extra)
 
     def _paged(self, target: str, query, docs: list, extra: dict):
@@ -178,15 +179,17 @@ class FakeGhcr:
             self.throttle_deletes -= 1
             limited = {**extra, "Retry-After": "1"}
             return (*_error(403, "You have exceeded a secondary rate limit."), limited)
-        version = next((v for v in versions.values() if v.id == id_), None)
-        if version is None:
-            return (*_error(404, "Package version not found."), extra)
-        if version.digest in self.refused:
-            return (*_error(400, self.refused[version.digest]), extra)
-        url = f"{self.registry_url}/v2/{path}/manifests/{version.digest}"
-        gone = requests.delete(url, timeout=10)
-        assert gone.status_code == 202, gone.text
+        # One DELETE at a time, as GitHub answers a second DELETE of a version with 404
+        # (and distribution 2.8 fails concurrent manifest deletes).
         with self._lock:
+            version = next((v for v in versions.values() if v.id == id_), None)
+            if version is None:
+                return (*_error(404, "Package version not found."), extra)
+            if version.digest in self.refused:
+                return (*_error(400, self.refused[version.digest]), extra)
+            url = f"{self.registry_url}/v2/{path}/manifests/{version.digest}"
+            gone = requests.delete(url, timeout=10)
+            assert gone.status_code == 202, gone.text
             del versions[version.digest]
         return 204, None, extra
 
