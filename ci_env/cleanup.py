@@ -28,6 +28,7 @@ class CleanupArgs(NamedTuple):
     keep_last: int | None = None
     keep_newer_than: str | None = None
     delete_tag: tuple[str, ...] = ()
+    delete_untagged: bool = False
     git_repo: str | None = None
     with_referrers: bool | None = None  # None: the policy decides
     dry_run: bool = False
@@ -56,6 +57,7 @@ def cleanup(args: CleanupArgs) -> None:
         keep_last=args.keep_last,
         keep_newer_than=args.keep_newer_than,
         delete_tags=args.delete_tag,
+        delete_untagged=args.delete_untagged,
         git_repo=args.git_repo,
         with_referrers=args.with_referrers,
     )
@@ -163,6 +165,12 @@ CLEANUP = _Cleanup(
             kind="values",
         ),
         _option(
+            "delete_untagged",
+            "--delete-untagged",
+            "Also delete untagged manifests nothing kept uses (GitHub Packages).",
+            kind="flag",
+        ),
+        _option(
             "git_repo",
             "--git-repo",
             "Keep tags named after this git repo's branches, tags and commits.",
@@ -181,7 +189,7 @@ CLEANUP = _Cleanup(
         _option(
             "all_repositories",
             "--all-repositories",
-            "Clean every repository the registry lists (_catalog).",
+            "Clean every repository the registry lists (_catalog; ghcr.io/OWNER: its packages).",
             kind="flag",
         ),
         _option(

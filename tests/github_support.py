@@ -19,7 +19,7 @@ import datetime as dt
 import itertools
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
@@ -51,6 +51,10 @@ class FakeGhcr:
     refused: dict[str, str] = field(default_factory=dict)  # digest -> GitHub's message
     throttle_deletes: int = 0  # answer this many next DELETEs with the secondary limit
     calls: list[tuple[str, str]] = field(default_factory=list)
+    # Called with the listing's number (1, 2, …) before each versions listing is answered:
+    # a test changes the package between a run's listings (planning, then the re-read).
+    on_list: list[Callable[[int], None]] = field(default_factory=list)
+    listings: int = 0
     url: str = ""
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1000))
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -116,6 +120,8 @@ class FakeGhcr:
             if kind is None:
                 return (*_error(404, "Not Found"), extra)
             return 200, {"login": segments[1], "id": 1, "type": kind}, extra
+        if method == "GET" and len(segments) == 3 and segments[2] == "packages":
+            return self._packages(target, parts.query, segments[0], segments[1], extra)
         if len(segments) < 6 or segments[2:4] != ["packages", "container"]:
             return (*_error(404, "Not Found"), extra)
         kind, owner, package = segments[0], segments[1], segments[4]
@@ -124,21 +130,47 @@ class FakeGhcr:
         if kind != expected or versions is None or segments[5] != "versions":
             return (*_error(404, "Package not found."), extra)
         if method == "GET" and len(segments) == 6:
+            if "page=" not in parts.query.replace("per_page=", ""):  # a listing's first page
+                self.listings += 1
+                for hook in self.on_list:
+                    hook(self.listings)
+                versions = self.packages[f"{owner}/{package}"]
             return self._page(target, parse_qs(parts.query), versions, extra)
         if method == "DELETE" and len(segments) == 7:
             return self._delete(f"{owner}/{package}", int(segments[6]), versions, extra)
         return (*_error(404, "Not Found"), extra)
 
     def _page(self, target: str, query, versions: dict[str, Version], extra: dict):
+        with self._lock:  # DELETEs remove versions concurrently
+            ordered = sorted(versions.values(), key=lambda v: v.id, reverse=True)  # newest 1st
+        return self._paged(target, query, [_version_doc(v, self.url) for v in ordered], extra)
+
+    def _paged(self, target: str, query, docs: list, extra: dict):
+        """One page of `docs`, with a `Link` header to the next (GitHub's `page`/`per_page`)."""
         size = min(int(query.get("per_page", ["30"])[0]), self.page_size)
         page = int(query.get("page", ["1"])[0])
-        ordered = sorted(versions.values(), key=lambda v: v.id, reverse=True)  # newest first
-        chunk = ordered[(page - 1) * size : page * size]
-        if page * size < len(ordered):
-            base = target.split("?")[0]
-            extra = {**extra, "Link": f'<{self.url}{base}?per_page={size}&page={page + 1}>; '
-                     f'rel="next", <{self.url}{base}?page=1>; rel="first"'}  # fmt: skip
-        return 200, [_version_doc(v, self.url) for v in chunk], extra
+        base, _, rest = target.partition("?")
+        keep = "&".join(p for p in rest.split("&") if p.split("=")[0] not in ("page", "per_page"))
+        more = f"&{keep}" if keep else ""
+        if page * size < len(docs):
+            extra = {**extra, "Link": f'<{self.url}{base}?per_page={size}&page={page + 1}{more}>; '
+                     f'rel="next", <{self.url}{base}?page=1{more}>; rel="first"'}  # fmt: skip
+        return 200, docs[(page - 1) * size : page * size], extra
+
+    def _packages(self, target: str, query: str, kind: str, owner: str, extra: dict):
+        """`GET /{users|orgs}/{owner}/packages?package_type=container`: the owner's packages."""
+        expected = "orgs" if self.owners.get(owner) == "Organization" else "users"
+        if kind != expected or owner not in self.owners:
+            return (*_error(404, "Not Found"), extra)
+        if parse_qs(query).get("package_type") != ["container"]:
+            return (*_error(422, "package_type is required"), extra)
+        names = sorted(p.split("/", 1)[1] for p in self.packages if p.startswith(owner + "/"))
+        docs = [
+            {"id": i + 1, "name": name, "package_type": "container", "visibility": "private",
+             "owner": {"login": owner, "type": self.owners[owner]}, "version_count": 1}
+            for i, name in enumerate(names)
+        ]  # fmt: skip
+        return self._paged(target, parse_qs(query), docs, extra)
 
     def _delete(self, path: str, id_: int, versions: dict[str, Version], extra: dict):
         if "delete:packages" not in extra["X-OAuth-Scopes"]:
@@ -147,15 +179,17 @@ class FakeGhcr:
             self.throttle_deletes -= 1
             limited = {**extra, "Retry-After": "1"}
             return (*_error(403, "You have exceeded a secondary rate limit."), limited)
-        version = next((v for v in versions.values() if v.id == id_), None)
-        if version is None:
-            return (*_error(404, "Package version not found."), extra)
-        if version.digest in self.refused:
-            return (*_error(400, self.refused[version.digest]), extra)
-        url = f"{self.registry_url}/v2/{path}/manifests/{version.digest}"
-        gone = requests.delete(url, timeout=10)
-        assert gone.status_code == 202, gone.text
+        # One DELETE at a time, as GitHub answers a second DELETE of a version with 404
+        # (and distribution 2.8 fails concurrent manifest deletes).
         with self._lock:
+            version = next((v for v in versions.values() if v.id == id_), None)
+            if version is None:
+                return (*_error(404, "Package version not found."), extra)
+            if version.digest in self.refused:
+                return (*_error(400, self.refused[version.digest]), extra)
+            url = f"{self.registry_url}/v2/{path}/manifests/{version.digest}"
+            gone = requests.delete(url, timeout=10)
+            assert gone.status_code == 202, gone.text
             del versions[version.digest]
         return 204, None, extra
 

@@ -207,3 +207,190 @@ def test_no_token_says_how_to_give_one(capsys, monkeypatch, ghcr):
 
     assert result.code == 3, result.text
     assert "GITHUB_TOKEN" in result.err
+
+
+# -- untagged versions (delete.untagged, --delete-untagged) ---------------------------------
+
+
+def untagged_cleanup(capsys, fake: FakeGhcr, path: str, *args: str):
+    host = fake.url.removeprefix("http://")
+    return run_cli(
+        capsys, "cleanup", f"{host}/{path}", "--repo-container-registry", "github",
+        "--delete-untagged", "--json", *args,
+    )  # fmt: skip
+
+
+def test_untagged_leftovers_go_and_what_stays_uses_is_kept(capsys, ghcr):
+    path = package(ghcr)  # a user-owned package
+    amd, arm = (oci_image(f"{path}-{p}", platform=f"linux/{p}") for p in ("amd64", "arm64"))
+    kept_index = _index_of((amd, arm))
+    push(ghcr, path, kept_index, "release")
+    kept_att = referrer_of(f"{path}-att", kept_index)
+    push(ghcr, path, kept_att)  # untagged, its subject is the kept index
+    old = push(ghcr, path, oci_image(f"{path}-old"))  # an untagged leftover
+    stale_index = _index_of((oci_image(f"{path}-s1"), arm))  # an untagged old index
+    push(ghcr, path, stale_index)
+    fresh = push(ghcr, path, oci_image(f"{path}-fresh"), age=dt.timedelta(hours=1))
+    ci = push(ghcr, path, oci_image(f"{path}-ci"), "ci-1")
+
+    rules = ("--keep-tag", "release", "--keep-newer-than", "7d")
+    dry = untagged_cleanup(capsys, ghcr, path, *rules, "--dry-run")
+
+    assert dry.code == 0, dry.text
+    report = json.loads(dry.out)
+    planned = {e["digest"] for e in report["deleted"]}
+    stale_child = stale_index.children[0].digest
+    assert planned == {old, stale_index.digest, stale_child, ci}
+    untagged = [e for e in report["deleted"] if e["digest"] != ci]
+    assert all(e["tag"] is None and e["means"] == "delete by digest" for e in untagged)
+    kept = {e["digest"]: e["reason"] for e in report["kept"] if e["tag"] is None}
+    assert kept == {fresh: "untagged, newer than 7d"}
+    assert not ghcr.api_calls("DELETE")
+
+    result = untagged_cleanup(capsys, ghcr, path, *rules)
+
+    assert result.code == 0, result.text
+    assert ghcr.digests(path) == {kept_index.digest, amd.digest, arm.digest, kept_att.digest, fresh}
+    assert ghcr.tags_of(path) == {"release": kept_index.digest}
+    done = json.loads(result.out)
+    assert {e["digest"] for e in done["deleted"]} == planned and not done["failed"]
+
+
+def test_only_untagged_asked_touches_no_tag(capsys, ghcr):
+    path = package(ghcr)
+    tagged = push(ghcr, path, oci_image(f"{path}-a"), "ci-1")
+    loose = push(ghcr, path, oci_image(f"{path}-b"))
+
+    result = untagged_cleanup(capsys, ghcr, path)
+
+    assert result.code == 0, result.text
+    assert ghcr.digests(path) == {tagged}
+    assert [e["digest"] for e in json.loads(result.out)["deleted"]] == [loose]
+
+
+def test_untagged_children_of_a_deleted_index_go_after_it(capsys, ghcr):
+    path = package(ghcr, "Organization")
+    index = oci_index(f"{path}-old")
+    push(ghcr, path, index, "ci-1")
+    sig = push(ghcr, path, referrer_of(f"{path}-sig", index))
+
+    dry = cleanup(capsys, ghcr, path, "--delete-untagged", "--dry-run")
+    planned = {e["digest"] for e in json.loads(dry.out)["deleted"]}
+    assert planned == {index.digest, sig, *(c.digest for c in index.children)}, dry.out
+
+    result = cleanup(capsys, ghcr, path, "--delete-untagged")
+
+    assert result.code == 0, result.text
+    assert ghcr.digests(path) == set()
+    report = json.loads(result.out)
+    assert not report["failed"] and not report["skipped"]
+
+
+def test_a_tag_pushed_on_an_untagged_version_during_the_run_keeps_it(capsys, ghcr):
+    path = package(ghcr)
+    image = oci_image(f"{path}-loose")
+    loose = push(ghcr, path, image)
+    other = push(ghcr, path, oci_image(f"{path}-other"))
+
+    def tag_it(listing: int) -> None:
+        if listing == 2:  # after planning, before the engine's re-read
+            push_image_raw(ghcr.url, path, image, "hotfix")
+
+    ghcr.on_list.append(tag_it)
+    result = untagged_cleanup(capsys, ghcr, path)
+
+    assert result.code == 0, result.text
+    assert ghcr.tags_of(path) == {"hotfix": loose}
+    assert ghcr.digests(path) == {loose} and other not in ghcr.digests(path)
+    report = json.loads(result.out)
+    assert [e["digest"] for e in report["deleted"]] == [other]
+    kept = {(e["tag"], e["digest"]): e["reason"] for e in report["kept"]}
+    assert kept == {
+        ("hotfix", loose): "pushed after planning",
+        (None, loose): "a tag was pushed onto it after planning; kept",
+    }
+
+
+def test_delete_untagged_on_a_registry_that_cannot_list_them_is_exit_2(
+    capsys, registry_plain: RunningRegistry
+):
+    host = registry_plain.url.removeprefix("http://")
+    path = f"u{uuid.uuid4().hex[:8]}/app"
+    digest = push_image_raw(registry_plain.url, path, oci_image(path), "ci-1")
+
+    result = run_cli(capsys, "cleanup", f"{host}/{path}", "--delete-untagged", "--dry-run")
+
+    assert result.code == 2, result.text
+    assert "cannot list untagged manifests" in result.err
+    assert "--delete-untagged" in result.err
+    del digest
+
+
+def test_the_policy_file_key_and_the_env_twin(capsys, monkeypatch, tmp_path, ghcr):
+    path = package(ghcr)
+    tagged = push(ghcr, path, oci_image(f"{path}-a"), "v1")
+    push(ghcr, path, oci_image(f"{path}-b"))
+    policy = tmp_path / "policy.yml"
+    policy.write_text("keep:\n  - tags: 'v.*'\ndelete:\n  untagged: true\n")
+    host = ghcr.url.removeprefix("http://")
+
+    shown = run_cli(capsys, "cleanup", "--policy", str(policy), "--print-policy")
+    assert "untagged: true" in shown.out
+
+    result = run_cli(
+        capsys, "cleanup", f"{host}/{path}", "--repo-container-registry", "github",
+        "--policy", str(policy),
+    )  # fmt: skip
+    assert result.code == 0, result.text
+    assert ghcr.digests(path) == {tagged}
+
+    loose = push(ghcr, path, oci_image(f"{path}-c"))
+    monkeypatch.setenv("PORTSIDE_DELETE_UNTAGGED", "1")
+    again = run_cli(
+        capsys, "cleanup", f"{host}/{path}", "--repo-container-registry", "github",
+        "--keep-tag", "v.*", "--json",
+    )  # fmt: skip
+    assert again.code == 0, again.text
+    assert [e["digest"] for e in json.loads(again.out)["deleted"]] == [loose]
+
+
+def test_all_repositories_cleans_every_container_package_of_the_owner(capsys, ghcr):
+    first = package(ghcr, "Organization", name="app")
+    owner = first.split("/")[0]
+    packages = [first, f"{owner}/tools/build", f"{owner}/web", f"{owner}/api"]
+    kept = {}
+    for path in packages:
+        push(ghcr, path, oci_image(f"{path}-old"), "ci-1")
+        kept[path] = push(ghcr, path, oci_image(f"{path}-new"), "main")
+    elsewhere = package(ghcr)
+    other = push(ghcr, elsewhere, oci_image(f"{elsewhere}-old"), "ci-1")
+    host = ghcr.url.removeprefix("http://")
+
+    result = run_cli(
+        capsys, "cleanup", f"{host}/{owner}", "--all-repositories",
+        "--repo-container-registry", "github", "--delete-tag", "ci-.*", "--json",
+    )  # fmt: skip
+
+    assert result.code == 0, result.text
+    for path in packages:
+        assert ghcr.digests(path) == {kept[path]}, path
+    assert ghcr.digests(elsewhere) == {other}  # another owner's package is not touched
+    report = json.loads(result.out)
+    assert sorted(e["repository"] for e in report["deleted"]) == sorted(
+        f"{host}/{p}" for p in packages
+    )
+    listings = [c for c in ghcr.api_calls("GET") if "/packages?" in c]
+    assert len(listings) == 2  # 4 packages, 3 a page: the Link header was followed
+    assert all(f"/orgs/{owner}/packages?" in c and "package_type=container" in c for c in listings)
+
+
+def test_all_repositories_needs_the_owner(capsys, ghcr):
+    host = ghcr.url.removeprefix("http://")
+
+    result = run_cli(
+        capsys, "cleanup", host, "--all-repositories", "--repo-container-registry", "github",
+        "--keep-last", "3",
+    )  # fmt: skip
+
+    assert result.code == 2, result.text
+    assert "name the owner" in result.err

@@ -89,11 +89,12 @@ class _Round:
         pending = [d for d in deletes if d.is_referrer]
         while pending:
             gone = self._gone()
-            ready = [d for d in pending if d.subject in gone]
+            ready = [d for d in pending if {d.subject, *d.after} <= gone]
             if not ready:
                 break
             self._phase(ready, referrers=True)
-            pending = [d for d in pending if d.subject not in gone]
+            done = {d.key for d in ready}
+            pending = [d for d in pending if d.key not in done]
         for decision in pending:
             self._set(decision, "skipped", "its image was not deleted, so it stays with it")
         return self.moved
@@ -201,7 +202,12 @@ class _Round:
             self.driver.delete_manifest(self.repository, group[0].digest)  # type: ignore[attr-defined]
         except NotFound:
             for decision in group:
-                self._set(decision, "skipped", GONE)
+                if decision.subject in self.deleted_digests:
+                    # GitHub's driver deletes what only a deleted manifest used, with it.
+                    reason = f"{decision.reason} (went with it)"
+                    self._set(decision, "deleted", reason, "digest")
+                else:
+                    self._set(decision, "skipped", GONE)
             return
         except PortsideError as error:
             for decision in group:
@@ -294,6 +300,7 @@ def execute(
     state = reread(
         driver,
         plan.state,
+        untagged=policy.delete_untagged,
         need_times=policy.needs_times,
         jobs=jobs,
         cache=cache,

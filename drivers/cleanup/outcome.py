@@ -126,6 +126,12 @@ def build_outcome(
             lists["kept"].append(_entry(repository, original))
         elif original.tag is not None and original.tag not in fresh.tags:
             lists["skipped"].append(replace(_entry(repository, original, GONE), means=None))
+        elif _no_longer_untagged(original, plan.state, fresh):
+            tagged = original.digest in fresh.tags.values()
+            reason = "a tag was pushed onto it after planning; kept" if tagged else GONE
+            lists["kept" if tagged else "skipped"].append(
+                replace(_entry(repository, original, reason), means=None)
+            )
         else:
             later = latest.get(key, original)
             reason = f"{later.reason} (re-evaluated: the repository changed after planning)"
@@ -142,3 +148,9 @@ def build_outcome(
         tuple(lists["skipped"]),
         tuple(lists["failed"]),
     )
+
+
+def _no_longer_untagged(decision: Decision, before: RepositoryState, now: RepositoryState) -> bool:
+    """An untagged manifest planned for deletion that the re-read found tagged, or gone."""
+    digest = decision.digest
+    return decision.tag is None and digest in before.untagged and digest not in now.untagged

@@ -8,6 +8,8 @@ Every tag gets a decision, delete or keep, with the rule or reason. Then the saf
   kept with it, and left alone when no tag here points at its image.
 * A digest may be deleted by digest only when every tag on it is deleted and nothing kept
   needs it; any other deleted tag is untagged ("tag" means), which removes only that tag.
+* Untagged manifests (`delete.untagged`, see `untagged`): a leftover that stays protects
+  what it needs like a kept tag; the others go when nothing that stays needs them.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Literal
 from drivers.cleanup.gitrefs import GitNames
 from drivers.cleanup.policy import GitRule, KeepRule, Policy
 from drivers.cleanup.state import RepositoryState, referrer_subject
+from drivers.cleanup.untagged import deletions, kept_leftovers, leftovers
 
 Action = Literal["delete", "keep"]
 Means = Literal["digest", "tag"]
@@ -39,6 +42,7 @@ class Decision:
     time: datetime | None = None
     means: Means | None = None  # for deletions: one DELETE by digest, or untag this tag only
     subject: str | None = None  # for referrers: the image they refer to
+    after: tuple[str, ...] = ()  # more images that must be gone first (a shared child)
 
     @property
     def key(self) -> str:
@@ -154,10 +158,12 @@ def make_plan(
             verdicts[tag] = ("delete", "no keep rule keeps it")
     by_digest = state.tags_on()
     subjects: dict[str, str] = {}
+    kept_loose = kept_leftovers(state, policy, allowed)
+    loose = leftovers(state)
 
     def protected_and_doomed() -> tuple[frozenset[str], set[str]]:
-        kept = (state.tags[t] for t, (action, _) in verdicts.items() if action == "keep")
-        protected = needed(kept, state)
+        kept = [state.tags[t] for t, (action, _) in verdicts.items() if action == "keep"]
+        protected = needed([*kept, *loose], state)
         doomed = {
             digest
             for digest, tags in by_digest.items()
@@ -212,7 +218,37 @@ def make_plan(
         for tag, (action, reason) in sorted(verdicts.items())
     ]
     decisions += _untagged_referrers(state, policy, doomed, protected, allowed)
+    if policy.delete_untagged:
+        # What stays: every tagged image not deleted by digest, the kept leftovers, and what
+        # they need (a candidate leftover protected only itself from the tags' deletions).
+        stays = set(state.tags.values()) - doomed
+        protected = needed([*stays, *kept_loose], state)
+        decisions += _untagged(state, policy, doomed, protected, decisions, allowed)
+    for digest, why in kept_loose.items():
+        decisions.append(Decision(None, digest, "keep", why, state.untagged[digest]))
     return Plan(state, tuple(decisions), protected)
+
+
+def _untagged(
+    state: RepositoryState,
+    policy: Policy,
+    doomed: set[str],
+    protected: frozenset[str],
+    decisions: list[Decision],
+    allowed: frozenset[str] | None,
+) -> list[Decision]:
+    """The untagged manifests nothing that stays needs, each after what it belongs to."""
+    decided = {d.digest for d in decisions if d.tag is None}
+    if not policy.with_referrers:  # the referrers of deleted images stay
+        refs = (r for subject in doomed for r in state.referrers.get(subject, ()))
+        protected = protected | needed(refs, state)
+    out = []
+    for digest, parents in deletions(state, protected, doomed | decided, decided, allowed):
+        first = parents[0] if parents else None
+        reason = f"untagged, of deleted {short(first)}" if first else "untagged, unused"
+        time = state.untagged[digest]
+        out.append(Decision(None, digest, "delete", reason, time, "digest", first, parents[1:]))
+    return out
 
 
 def _untagged_referrers(

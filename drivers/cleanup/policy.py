@@ -98,16 +98,29 @@ class Policy:
     delete: tuple[TagPattern, ...] = ()  # candidates; empty means every tag
     with_referrers: bool = True
     source: str = "flags"  # where the rules came from, for --print-policy
+    delete_untagged: bool = False  # untagged manifests nothing that stays uses
+    tags_too: bool = True  # False: only untagged manifests are candidates, no tag is
 
     @property
     def needs_times(self) -> bool:
         return any(r.last is not None or r.newer_than is not None for r in self.keep)
 
+    @property
+    def untagged_newer_than(self) -> Duration | None:
+        """Untagged manifests newer than this stay: the longest `newer_than` of any keep rule
+        (the safe side; an untagged manifest has no tag for a rule's other conditions)."""
+        durations = [r.newer_than for r in self.keep if r.newer_than is not None]
+        return max(durations, key=lambda d: d.seconds, default=None)
+
     def is_candidate(self, tag: str) -> bool:
+        if not self.tags_too:
+            return False
         return not self.delete or any(p.matches(tag) for p in self.delete)
 
     @property
     def candidates_label(self) -> str:
+        if not self.tags_too:
+            return "only untagged manifests are candidates"
         if not self.delete:
             return "every tag is a candidate"
         return "delete.tags " + " or ".join(f"'{p.text}'" for p in self.delete)
@@ -121,6 +134,7 @@ class PolicyFile:
     keep: tuple[KeepRule, ...] = ()
     delete: tuple[TagPattern, ...] = ()
     with_referrers: bool | None = None
+    delete_untagged: bool | None = None
 
 
 def names_latest(delete: Sequence[TagPattern]) -> bool:
@@ -145,6 +159,7 @@ def build_policy(
     delete_tags: Sequence[str] = (),
     git_repo: str | None = None,
     with_referrers: bool | None = None,
+    delete_untagged: bool = False,
 ) -> Policy:
     """The effective policy: the file's rules, then one rule per flag, then `latest`."""
     rules = list(file.keep if file else ())
@@ -164,7 +179,10 @@ def build_policy(
             rules.append(KeepRule("--git-repo", git=GitRule(repo=git_repo)))
     delete = list(file.delete if file else ())
     delete += [_flag("--delete-tag", TagPattern.compile, text) for text in delete_tags]
-    if not rules and not delete:
+    untagged = delete_untagged or bool(file and file.delete_untagged)
+    # Asked only for untagged manifests: no tag is a candidate (nothing tagged is at risk).
+    tags_too = bool(rules or delete) or not untagged
+    if not rules and not delete and not untagged:
         # Would delete every tag but `latest`: the way repositories get wiped by accident.
         raise InvalidInput(
             "the policy keeps nothing and makes every tag a deletion candidate",
@@ -177,9 +195,10 @@ def build_policy(
     if referrers is None:
         referrers = file.with_referrers if file and file.with_referrers is not None else True
     source = file.path if file else "flags"
-    if file and (keep_tags or keep_last or keep_newer_than or delete_tags or git_repo):
+    flags = keep_tags or keep_last or keep_newer_than or delete_tags or git_repo
+    if file and (flags or delete_untagged):
         source += " + flags"
-    return Policy(tuple(rules), tuple(delete), referrers, source)
+    return Policy(tuple(rules), tuple(delete), referrers, source, untagged, tags_too)
 
 
 def _with_repo(rule: KeepRule, repo: str) -> KeepRule:

@@ -9,6 +9,7 @@ as YAML (`--print-policy`). Every error names the file and line, and is bad inpu
       - git: {repo: ., branches: '.*', commits_per_branch: 3, tags: true}
     delete:
       tags: '.*'
+      untagged: true                      # and untagged manifests nothing kept uses
     with_referrers: true
 """
 
@@ -138,14 +139,17 @@ def _policy(reader: _Reader, root: yaml.Node) -> PolicyFile:
             raise reader.error(node, "keep must be a list of rules ('- tags: ...')")
         rules = [_rule(reader, item, index) for index, item in enumerate(node.value)]
     delete: list[TagPattern] = []
+    untagged = None
     if "delete" in top:
-        fields = reader.mapping(top["delete"], "delete", ("tags",))
+        fields = reader.mapping(top["delete"], "delete", ("tags", "untagged"))
         if "tags" in fields:
             delete = _patterns(reader, fields["tags"], "delete.tags")
+        if "untagged" in fields:
+            untagged = reader.boolean(fields["untagged"], "delete.untagged")
     referrers = None
     if "with_referrers" in top:
         referrers = reader.boolean(top["with_referrers"], "with_referrers")
-    return PolicyFile(reader.path, tuple(rules), tuple(delete), referrers)
+    return PolicyFile(reader.path, tuple(rules), tuple(delete), referrers, untagged)
 
 
 def _patterns(reader: _Reader, node: yaml.Node, what: str) -> list[TagPattern]:
@@ -229,8 +233,10 @@ def render_policy(policy: Policy) -> str:
     if policy.delete:
         lines.append("  tags:")
         lines.extend(f"    - {_quote(p.text)}" for p in policy.delete)
-    else:
+    elif policy.tags_too:
         lines.append("  tags: '.*'  # every tag is a candidate")
+    if policy.delete_untagged:
+        lines.append("  untagged: true  # untagged manifests nothing that stays uses")
     lines.append(f"with_referrers: {str(policy.with_referrers).lower()}")
     return "\n".join(lines) + "\n"
 
@@ -255,6 +261,9 @@ def policy_json(policy: Policy) -> dict[str, Any]:
             }
             for rule in policy.keep
         ],
-        "delete": {"tags": [p.text for p in policy.delete] or [".*"]},
+        "delete": {
+            "tags": [p.text for p in policy.delete] or ([".*"] if policy.tags_too else []),
+            "untagged": policy.delete_untagged,
+        },
         "with_referrers": policy.with_referrers,
     }

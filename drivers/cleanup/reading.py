@@ -21,9 +21,16 @@ from drivers.cleanup.state import (
     RepositoryState,
     parallel,
 )
-from drivers.errors import NotFound, ProtocolError, Unsupported
+from drivers.errors import InvalidInput, NotFound, ProtocolError, Unsupported
 from drivers.reference import Reference, Repository
-from drivers.registries.contract import Driver, ListsReferrers, ReadsManifests, parse_created
+from drivers.registries.contract import (
+    DeletesManifests,
+    Driver,
+    ListsReferrers,
+    ListsUntagged,
+    ReadsManifests,
+    parse_created,
+)
 
 
 def _reader(driver: Driver) -> ReadsManifests:
@@ -43,11 +50,29 @@ def _needs_configs(
     return need_times and any(tag not in push_times for tag in tags)
 
 
+def _untagged(
+    driver: Driver, repository: Repository, tags: Mapping[str, str]
+) -> dict[str, datetime | None]:
+    """The untagged manifests (right after `list_tags`), for `delete.untagged`; a driver that
+    cannot list them, or delete by digest, stops the run (fail closed, exit 2)."""
+    if not isinstance(driver, ListsUntagged) or not isinstance(driver, DeletesManifests):
+        raise InvalidInput(
+            f"the {driver.name} driver cannot list untagged manifests, so --delete-untagged "
+            f"(delete.untagged) cannot work on {repository.registry}",
+            hint="drop --delete-untagged / delete.untagged; the registry's garbage collection "
+            "removes untagged manifests there",
+        )
+    tagged = set(tags.values())
+    listed = driver.list_untagged(repository)
+    return {u.digest: u.created for u in listed if u.digest not in tagged}
+
+
 def snapshot(
     driver: Driver,
     repository: Repository,
     *,
     need_times: bool,
+    untagged: bool = False,
     jobs: int = 8,
     cache: ImageCache | None = None,
     progress: Progress | None = None,
@@ -69,15 +94,41 @@ def snapshot(
         return tag, manifest.digest
 
     unresolved = [t.tag for t in listed if not t.digest]
+    loose = _untagged(driver, repository, tags) if untagged else {}
     for found in parallel(by_tag, unresolved, jobs, progress, "reading tags"):
         if found:
             tags[found[0]] = found[1]
+    loose = {d: t for d, t in loose.items() if d not in tags.values()}
     need_times = _needs_configs(need_times, push_times, tags)
-    images = read_images(reader, repository, set(tags.values()), cache, need_times, jobs)
-    referrers = _referrers(driver, repository, images, jobs)
+    roots = set(tags.values()) | set(loose)
+    images = read_images(reader, repository, roots, cache, need_times, jobs)
+    # Untagged referrers are untagged manifests themselves: planning links them by `subject`.
+    referrers = _referrers(driver, repository, [d for d in images if d not in loose], jobs)
     return RepositoryState(
-        repository, tags, images, captured_at, push_times, referrers or {}, referrers is not None
+        repository,
+        tags,
+        images,
+        captured_at,
+        push_times,
+        _subject_links(referrers or {}, images, loose),
+        referrers is not None,
+        loose,
     )
+
+
+def _subject_links(
+    referrers: Mapping[str, tuple[str, ...]],
+    images: Mapping[str, ImageRecord],
+    loose: Iterable[str],
+) -> dict[str, tuple[str, ...]]:
+    """`referrers` plus the untagged manifests whose `subject` names a manifest: a referrer
+    the driver lists or not, it is found the same way."""
+    out = dict(referrers)
+    for digest in sorted(loose):
+        image = images.get(digest)
+        if image is not None and image.subject and digest not in out.get(image.subject, ()):
+            out[image.subject] = (*out.get(image.subject, ()), digest)
+    return out
 
 
 def read_images(
@@ -176,20 +227,30 @@ def reread(
     jobs: int,
     cache: ImageCache,
     progress: Progress | None = None,
+    untagged: bool = False,
 ) -> RepositoryState:
     """The state right before deleting: which tags exist now and where each points now
-    (one HEAD per tag; manifests already read are not read again)."""
+    (one HEAD per tag; manifests already read are not read again), and which manifests are
+    untagged now when the policy deletes them."""
     repository = before.repository
     captured_at = datetime.now(timezone.utc)
     listed = driver.list_tags(repository)
     unresolved = [t.tag for t in listed if not t.digest]
     now = resolve_tags(driver, repository, unresolved, jobs, progress, "re-reading tags")
     tags = {t.tag: d for t in listed if (d := t.digest or now.get(t.tag))}
+    loose = _untagged(driver, repository, tags) if untagged else {}
     push_times = {t.tag: t.created for t in listed if t.created is not None}
     need_times = _needs_configs(need_times, push_times, tags)
-    images = read_images(_reader(driver), repository, set(tags.values()), cache, need_times, jobs)
+    roots = set(tags.values()) | set(loose)
+    images = read_images(_reader(driver), repository, roots, cache, need_times, jobs)
     state = replace(
-        before, tags=tags, images=images, captured_at=captured_at, push_times=push_times
+        before,
+        tags=tags,
+        images=images,
+        captured_at=captured_at,
+        push_times=push_times,
+        untagged=loose,
+        referrers=_subject_links(before.referrers, images, loose),
     )
     new = [d for d in set(tags.values()) if d not in before.images]
     return add_referrers(driver, state, new, jobs)

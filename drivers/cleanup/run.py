@@ -46,6 +46,7 @@ def plan_repository(
         driver,
         repository,
         need_times=policy.needs_times,
+        untagged=policy.delete_untagged,
         jobs=jobs,
         cache=cache,
         progress=progress,

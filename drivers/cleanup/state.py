@@ -75,6 +75,9 @@ class RepositoryState:
     push_times: Mapping[str, datetime] = field(default_factory=dict)  # where the driver has them
     referrers: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # OCI referrers API
     referrers_api: bool = False  # whether the registry answered the referrers API
+    # Manifests no tag points at, with their push times; read only for `delete.untagged`
+    # (their records are in `images`).
+    untagged: Mapping[str, datetime | None] = field(default_factory=dict)
 
     def time_of(self, tag: str) -> datetime | None:
         """The push time, else the image's `created`; None (counts as newest) when unknown."""

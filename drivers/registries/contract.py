@@ -104,6 +104,26 @@ class DeletesManifests(Protocol):
     def delete_manifest(self, repository: Repository, digest: str) -> None: ...
 
 
+@dataclass(frozen=True)
+class UntaggedInfo:
+    """A manifest no tag points at, with its push time when the registry gives it."""
+
+    digest: str
+    created: datetime | None = None
+
+
+@runtime_checkable
+class ListsUntagged(Protocol):
+    """Lists the manifests no tag points at (GHCR's untagged package versions): what
+    `delete: {untagged: true}` may delete, by digest (`DeletesManifests`).
+
+    Answers as of the latest `list_tags` of the repository (the engine calls it right after),
+    so the two agree and the repository is listed once.
+    """
+
+    def list_untagged(self, repository: Repository) -> list[UntaggedInfo]: ...
+
+
 @runtime_checkable
 class ReadsManifests(Protocol):
     """Reads manifests by tag or digest, and blobs: what cleanup needs to see an index's

@@ -14,6 +14,9 @@ no tag-only delete. The registry API of ghcr.io deletes nothing. So:
 * `delete_tag` (a tag whose version also carries a kept tag) pushes a unique tiny manifest
   to the tag through the Registry v2 API, which moves only that tag, then deletes the new
   version.
+* `list_repositories` lists the owner's container packages (`--all-repositories` on
+  `ghcr.io/OWNER`).
+* `list_untagged` gives the untagged versions of the same listing (`delete.untagged`).
 * `list_referrers` answers from the untagged versions whose manifest's `subject` is the
   digest (ghcr.io has no referrers API), so the engine plans signatures and attestations
   pushed as OCI referrers like any other.
@@ -32,6 +35,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar
@@ -42,7 +46,7 @@ from drivers.errors import CredentialError, InvalidInput, NotFound, ProtocolErro
 from drivers.http.client import Response
 from drivers.manifest import Descriptor, Manifest
 from drivers.reference import Repository
-from drivers.registries.contract import TagInfo, parse_created
+from drivers.registries.contract import TagInfo, UntaggedInfo, parse_created
 from drivers.registries.github import SCOPES_HINT, TOKEN
 from drivers.registries.native import ApiHints, ThroughRegistryV2, json_body, listed_tag
 from drivers.registries.options import NativeCredentials
@@ -87,6 +91,9 @@ class GithubDriver(ThroughRegistryV2):
         self._owner_kinds: dict[str, str] = {}
         self._versions: dict[str, dict[str, Version]] = {}  # path -> digest -> version
         self._manifests: dict[str, Manifest] = {}  # a digest's manifest never changes
+        self._shapes: dict[str, tuple[tuple[str, ...], str | None]] = {}
+        self._deleted: set[str] = set()  # versions this driver deleted
+        self._subjects: dict[str, dict[str, list[str]]] = {}  # path -> subject -> untagged
         self._scopes: str | None = None  # X-OAuth-Scopes, when GitHub sent it
         self._lock = threading.RLock()  # a cascade deletes under it
 
@@ -122,21 +129,56 @@ class GithubDriver(ThroughRegistryV2):
             for tag in version.tags
         ]
 
-    def _list_versions(self, repository: Repository) -> dict[str, Version]:
-        what = f"versions of {repository} (GitHub Packages API)"
-        url: str | None = f"{self._package_url(repository)}/versions?per_page={PAGE_SIZE}"
-        versions: dict[str, Version] = {}
+    def list_repositories(self, prefix: str = "") -> Iterator[str]:
+        """Every container package of the owner `prefix` names (`OWNER/`): `GET /{users|orgs}/
+        {owner}/packages?package_type=container`, paged, as `OWNER/PACKAGE`."""
+        owner = prefix.split("/", 1)[0]
+        if not owner:
+            raise InvalidInput(
+                "GitHub Packages has no catalog of every package: name the owner",
+                hint="pass ghcr.io/OWNER with --all-repositories",
+            )
+        kind = self._owner_kind(owner)
+        url: str | None = (
+            f"{self.api}/{kind}/{quote(owner, safe='')}/packages"
+            f"?package_type=container&per_page={PAGE_SIZE}"
+        )
+        names: list[str] = []
         for _ in range(_MAX_PAGES):
             if url is None:
-                with self._lock:
-                    self._versions[repository.path] = versions
-                return dict(versions)
+                return iter(sorted(n for n in names if n.startswith(prefix)))
+            response = self._call("GET", url, f"the container packages of {owner}", 200)
+            names += [
+                f"{owner}/{item['name']}"
+                for item in _json_list(response)
+                if isinstance(item, dict) and isinstance(item.get("name"), str)
+            ]
+            url = _next_link(response.headers.get("Link", ""))
+        raise ProtocolError(f"packages of {owner}: more than {_MAX_PAGES} pages", url=self.api)
+
+    def list_untagged(self, repository: Repository) -> list[UntaggedInfo]:
+        """The untagged versions of the latest listing (`list_tags` lists): one listing."""
+        versions = self._known(repository).values()
+        return [UntaggedInfo(v.digest, v.updated) for v in versions if not v.tags]
+
+    def _list_versions(self, repository: Repository) -> dict[str, Version]:
+        versions: dict[str, Version] = {}
+        for page in self._pages(repository):
+            versions.update((version.digest, version) for version in page)
+        with self._lock:
+            self._versions[repository.path] = versions
+            self._subjects.pop(repository.path, None)
+        return dict(versions)
+
+    def _pages(self, repository: Repository) -> Iterator[list[Version]]:
+        """The versions, a page at a time (newest first), following `Link: rel="next"`."""
+        what = f"versions of {repository} (GitHub Packages API)"
+        url: str | None = f"{self._package_url(repository)}/versions?per_page={PAGE_SIZE}"
+        for _ in range(_MAX_PAGES):
+            if url is None:
+                return
             response = self._call("GET", url, what, 200)
-            doc = _json_list(response)
-            for item in doc:
-                version = _version(item)
-                if version is not None:
-                    versions[version.digest] = version
+            yield [v for item in _json_list(response) if (v := _version(item)) is not None]
             url = _next_link(response.headers.get("Link", ""))
         raise ProtocolError(f"{what}: more than {_MAX_PAGES} pages, stopped", url=self.api)
 
@@ -163,14 +205,37 @@ class GithubDriver(ThroughRegistryV2):
         return self._owner_kinds[owner]
 
     def list_referrers(self, repository: Repository, digest: str) -> list[Descriptor] | None:
-        """The untagged versions whose manifest's `subject` is `digest`."""
-        out = []
-        for version in self._known(repository).values():
-            if not version.tags:
-                manifest = self._manifest(repository, version.digest)
-                if manifest.subject is not None and manifest.subject.digest == digest:
-                    out.append(manifest.descriptor())
-        return out
+        """The untagged versions whose manifest's `subject` is `digest`: from an index of
+        the listing's untagged versions by subject, built once per listing."""
+        known = self._known(repository)
+        with self._lock:
+            index = self._subjects.get(repository.path)
+        if index is None:
+            index = {}
+            for version in known.values():
+                if not version.tags:
+                    subject = self._shape(repository, version.digest)[1]
+                    if subject is not None:
+                        index.setdefault(subject, []).append(version.digest)
+            with self._lock:
+                self._subjects[repository.path] = index
+        found = [d for d in index.get(digest, ()) if d in known]
+        return [self._manifest(repository, d).descriptor() for d in found]
+
+    def get_manifest(self, repository: Repository, reference: str) -> Manifest:
+        # A digest's manifest never changes: the engine's reads and the cascade's share one.
+        if reference.startswith("sha256:"):
+            return self._manifest(repository, reference)
+        return super().get_manifest(repository, reference)
+
+    def _shape(self, repository: Repository, digest: str) -> tuple[tuple[str, ...], str | None]:
+        """(children, subject) of a manifest, parsed once."""
+        if digest not in self._shapes:
+            manifest = self._manifest(repository, digest)
+            subject = manifest.subject
+            children = tuple(c.digest for c in manifest.children)
+            self._shapes[digest] = (children, subject.digest if subject else None)
+        return self._shapes[digest]
 
     def _known(self, repository: Repository) -> dict[str, Version]:
         with self._lock:
@@ -217,8 +282,14 @@ class GithubDriver(ThroughRegistryV2):
 
     def _find(self, repository: Repository, digest: str) -> Version:
         version = self._known(repository).get(digest)
+        if version is None and digest in self._deleted:  # a cascade took it: no re-listing
+            raise NotFound(f"{repository}@{digest}: deleted with the manifest that used it")
         if version is None:  # pushed since the last listing (an untag's tiny manifest)
-            version = self._list_versions(repository).get(digest)
+            # GitHub lists newest first: the first page has it, not a whole new listing.
+            version = next(
+                (v for page in self._pages(repository) for v in page if v.digest == digest),
+                None,
+            )
         if version is None:
             raise NotFound(f"{repository}@{digest}: no such package version")
         return version
@@ -234,23 +305,24 @@ class GithubDriver(ThroughRegistryV2):
             raise
         with self._lock:
             self._versions.get(repository.path, {}).pop(version.digest, None)
+            self._deleted.add(version.digest)
 
     def _cascade(self, repository: Repository, manifest: Manifest, *, referrers_too: bool) -> None:
         """Delete the untagged versions `manifest` took with it and nothing left uses."""
         remaining = self._versions.get(repository.path, {})
+        if not manifest.children and not referrers_too:
+            return
         used = {
-            child.digest
+            child
             for version in list(remaining.values())
-            for child in self._manifest(repository, version.digest).children
+            for child in self._shape(repository, version.digest)[0]
         }
         candidates = [child.digest for child in manifest.children]
         if referrers_too:
             candidates += [
                 v.digest
                 for v in list(remaining.values())
-                if not v.tags
-                and (subject := self._manifest(repository, v.digest).subject) is not None
-                and subject.digest == manifest.digest
+                if not v.tags and self._shape(repository, v.digest)[1] == manifest.digest
             ]
         for digest in candidates:
             version = remaining.get(digest)
@@ -286,7 +358,7 @@ def _json_list(response: Response) -> list:
         doc = None
     if not isinstance(doc, list):
         raise ProtocolError(
-            "the GitHub Packages API answered with something other than a list of versions",
+            "the GitHub Packages API answered with something other than a list",
             url=response.url,
             hint=f"check ${API_ENV}, if set: it must name the GitHub REST API",
         )

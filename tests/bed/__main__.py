@@ -2,6 +2,11 @@
 
     python -m tests.bed serve --auth token|htpasswd|none [--port N] [--workdir DIR]
     python -m tests.bed seed REGISTRY/REPOSITORY
+    python -m tests.bed ghcr [--workdir DIR] [--owner NAME]
+
+`ghcr` serves the fake GitHub Packages API (tests/github_support.py) in front of its own
+plain docker-registry, which refuses client DELETE as ghcr.io does; it prints host, url,
+token (the GITHUB_TOKEN it accepts, with every packages scope) and ready=1.
 
 Prints `KEY=VALUE` lines (host, url, auth, user, password, realm, pid_file, then ready=1) on
 stdout, writes a pid file and serves until SIGTERM or SIGINT.
@@ -33,6 +38,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--workdir", type=Path, default=None, help="default: a temporary dir")
     serve.add_argument("--pid-file", type=Path, default=None, help="default: WORKDIR/bed.pid")
     serve.add_argument("--no-delete", action="store_true", help="storage.delete.enabled: false")
+    ghcr = commands.add_parser("ghcr", help="the fake GitHub Packages API, until SIGTERM")
+    ghcr.add_argument("--workdir", type=Path, default=None, help="default: a temporary dir")
+    ghcr.add_argument("--owner", action="append", default=None, help="an organisation")
     seed = commands.add_parser(
         "seed", help="push test images (credentials from the Docker config, as portside reads it)"
     )
@@ -118,8 +126,38 @@ def serve(args: argparse.Namespace) -> int:
             shutil.rmtree(workdir, ignore_errors=True)
 
 
+def ghcr(args: argparse.Namespace) -> int:
+    import secrets
+
+    from tests.github_support import FULL_SCOPES, FakeGhcr
+    from tests.github_support import serve as serve_fake
+
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    workdir: Path = (args.workdir or Path(tempfile.mkdtemp(prefix="portside-ghcr-"))).resolve()
+    token = f"ghp_demo{secrets.token_hex(12)}"
+    with start_registry(workdir / "registry") as registry:
+        owners = {owner: "Organization" for owner in args.owner or ["demo"]}
+        fake = FakeGhcr(registry.url, {token: FULL_SCOPES}, owners, page_size=100)
+        with serve_fake(fake):
+            host = fake.url.removeprefix("http://")
+            for key, value in {"host": host, "url": fake.url, "token": token}.items():
+                print(f"{key}={shlex.quote(value)}")
+            print("ready=1")
+            sys.stdout.flush()
+            while not stop.wait(0.5):
+                if registry.process.poll() is not None:
+                    return 1
+    if args.workdir is None:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "ghcr":
+        return ghcr(args)
     if args.command == "serve":
         return serve(args)
     if args.command == "seed":

@@ -54,7 +54,7 @@ show $PORTSIDE registries
 # Later capabilities each add a script; they see host, user, password, DOCKER_CONFIG,
 # PORTSIDE, PY and work.
 export host user password PORTSIDE PY work
-for part in cienv transfer cleanup gitlab; do
+for part in cienv transfer cleanup gitlab ghcr; do
   script="tests/bed/demo_$part.sh"
   if [ -f "$script" ]; then
     # shellcheck disable=SC1090
