@@ -36,8 +36,6 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, ClassVar
 from urllib.parse import quote
 
@@ -46,40 +44,27 @@ from drivers.errors import CredentialError, InvalidInput, NotFound, ProtocolErro
 from drivers.http.client import Response
 from drivers.manifest import Descriptor, Manifest
 from drivers.reference import Repository
-from drivers.registries.contract import TagInfo, UntaggedInfo, parse_created
+from drivers.registries.contract import TagInfo, UntaggedInfo
 from drivers.registries.github import SCOPES_HINT, TOKEN
-from drivers.registries.native import ApiHints, ThroughRegistryV2, json_body, listed_tag
+from drivers.registries.github_api import (
+    API_BASE,
+    API_ENV,
+    HEADERS,
+    HINTS,
+    MAX_PAGES,
+    MAX_WAIT,
+    NO_TOKEN_HINT,
+    PAGE_SIZE,
+    RATE_TRIES,
+    REFUSED_HINT,
+    Version,
+    json_list,
+    next_link,
+    rate_limit_wait,
+    version_of,
+)
+from drivers.registries.native import ThroughRegistryV2, json_body, listed_tag
 from drivers.registries.options import NativeCredentials
-
-API_ENV = "GITHUB_API_URL"
-API_BASE = "https://api.github.com"
-PAGE_SIZE = 100  # the API's largest page
-_MAX_PAGES = 10_000
-_HEADERS = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"}
-_RATE_TRIES = 5  # answers of a rate limit waited out before giving up
-_MAX_WAIT = 120.0  # seconds; a longer wait (a primary limit's reset) stops the run instead
-
-NO_TOKEN_HINT = f"pass {TOKEN.flag} (${TOKEN.envvar}) or set $GITHUB_TOKEN; {SCOPES_HINT}"
-REFUSED_HINT = (
-    "GitHub keeps public versions with more than 5,000 downloads, and a token may delete "
-    "only in packages it administers: delete it in the package's settings, or give the "
-    "workflow's repository Admin access to the package (Package settings > Manage Actions access)"
-)
-HINTS = ApiHints(
-    not_found="check the owner and package name; the token needs read:packages to see it",
-    unauthorized=NO_TOKEN_HINT,
-    forbidden=REFUSED_HINT,
-    rate_limited="GitHub limits API calls: wait for the limit's reset, then run again",
-    said=("message",),  # GitHub's {"message", "documentation_url"}
-)
-
-
-@dataclass(frozen=True)
-class Version:
-    id: int
-    digest: str
-    tags: tuple[str, ...]
-    updated: datetime | None
 
 
 class GithubDriver(ThroughRegistryV2):
@@ -108,10 +93,10 @@ class GithubDriver(ThroughRegistryV2):
     def _request(self, method: str, url: str) -> Response:
         """Wait out GitHub's rate limits: a 403 or 429 with `Retry-After` (the secondary
         limit) or with `X-RateLimit-Remaining: 0` (the primary one, until its reset)."""
-        for _ in range(_RATE_TRIES):
-            response = self.transport.request(method, url, headers=_HEADERS)
-            wait = _rate_limit_wait(response)
-            if wait is None or wait > _MAX_WAIT:
+        for _ in range(RATE_TRIES):
+            response = self.transport.request(method, url, headers=HEADERS)
+            wait = rate_limit_wait(response)
+            if wait is None or wait > MAX_WAIT:
                 break
             response.close()
             time.sleep(wait)
@@ -144,17 +129,17 @@ class GithubDriver(ThroughRegistryV2):
             f"?package_type=container&per_page={PAGE_SIZE}"
         )
         names: list[str] = []
-        for _ in range(_MAX_PAGES):
+        for _ in range(MAX_PAGES):
             if url is None:
                 return iter(sorted(n for n in names if n.startswith(prefix)))
             response = self._call("GET", url, f"the container packages of {owner}", 200)
             names += [
                 f"{owner}/{item['name']}"
-                for item in _json_list(response)
+                for item in json_list(response)
                 if isinstance(item, dict) and isinstance(item.get("name"), str)
             ]
-            url = _next_link(response.headers.get("Link", ""))
-        raise ProtocolError(f"packages of {owner}: more than {_MAX_PAGES} pages", url=self.api)
+            url = next_link(response.headers.get("Link", ""))
+        raise ProtocolError(f"packages of {owner}: more than {MAX_PAGES} pages", url=self.api)
 
     def list_untagged(self, repository: Repository) -> list[UntaggedInfo]:
         """The untagged versions of the latest listing (`list_tags` lists): one listing."""
@@ -174,13 +159,13 @@ class GithubDriver(ThroughRegistryV2):
         """The versions, a page at a time (newest first), following `Link: rel="next"`."""
         what = f"versions of {repository} (GitHub Packages API)"
         url: str | None = f"{self._package_url(repository)}/versions?per_page={PAGE_SIZE}"
-        for _ in range(_MAX_PAGES):
+        for _ in range(MAX_PAGES):
             if url is None:
                 return
             response = self._call("GET", url, what, 200)
-            yield [v for item in _json_list(response) if (v := _version(item)) is not None]
-            url = _next_link(response.headers.get("Link", ""))
-        raise ProtocolError(f"{what}: more than {_MAX_PAGES} pages, stopped", url=self.api)
+            yield [v for item in json_list(response) if (v := version_of(item)) is not None]
+            url = next_link(response.headers.get("Link", ""))
+        raise ProtocolError(f"{what}: more than {MAX_PAGES} pages, stopped", url=self.api)
 
     def _package_url(self, repository: Repository) -> str:
         owner, _, package = repository.path.partition("/")
@@ -331,55 +316,3 @@ class GithubDriver(ThroughRegistryV2):
             child = self._manifest(repository, digest)
             self._delete_version(repository, version)
             self._cascade(repository, child, referrers_too=True)
-
-
-def _rate_limit_wait(response: Response) -> float | None:
-    """Seconds to wait when the answer is a rate limit; None otherwise."""
-    if response.status_code not in (403, 429):
-        return None
-    headers = response.headers
-    retry_after = headers.get("Retry-After")
-    if retry_after is not None and retry_after.strip().isdigit():
-        return float(retry_after)
-    if headers.get("X-RateLimit-Remaining") == "0" and headers.get("X-RateLimit-Reset"):
-        try:
-            return max(0.0, float(headers["X-RateLimit-Reset"]) - time.time())
-        except ValueError:
-            return None
-    return None
-
-
-def _json_list(response: Response) -> list:
-    import json
-
-    try:
-        doc = json.loads(response.content)
-    except (ValueError, UnicodeDecodeError):
-        doc = None
-    if not isinstance(doc, list):
-        raise ProtocolError(
-            "the GitHub Packages API answered with something other than a list",
-            url=response.url,
-            hint=f"check ${API_ENV}, if set: it must name the GitHub REST API",
-        )
-    return doc
-
-
-def _version(item: object) -> Version | None:
-    if not isinstance(item, dict) or not isinstance(item.get("id"), int):
-        return None
-    name = item.get("name")
-    if not isinstance(name, str) or not name.startswith("sha256:"):
-        return None
-    container = (item.get("metadata") or {}).get("container") or {}
-    tags = tuple(t for t in container.get("tags") or [] if isinstance(t, str))
-    return Version(item["id"], name, tags, parse_created(item.get("updated_at")))
-
-
-def _next_link(link: str) -> str | None:
-    """The `rel="next"` URL of a `Link` header (RFC 8288), as GitHub pages its lists."""
-    for part in link.split(","):
-        url, _, params = part.partition(";")
-        if 'rel="next"' in params.replace(" ", ""):
-            return url.strip().strip("<>")
-    return None
