@@ -55,22 +55,26 @@ def problem(digest: str) -> tuple[str, str] | None:
     return None
 
 
-def new_hash(digest: str) -> hashlib._Hash:
-    """A fresh hash for the algorithm of `digest` (or a bare algorithm name).
+def algorithm_of(digest: str) -> str:
+    """The algorithm of `digest` (or a bare algorithm name), if portside can verify it.
 
-    Raises ProtocolError for an algorithm portside does not verify: such a digest comes from
-    a registry's manifest (references are checked when parsed), and its content must not be
-    taken unchecked.
+    Raises ProtocolError otherwise: such a digest comes from a registry's manifest
+    (references are checked when parsed), and content must not be taken unchecked.
     """
-    import hashlib
-
     algorithm = digest.partition(":")[0]
     if algorithm not in ALGORITHMS:
         raise ProtocolError(
             f"a manifest names {_quote(digest)}, a digest portside cannot verify",
             hint=SUPPORTED,
         )
-    return hashlib.new(algorithm)
+    return algorithm
+
+
+def new_hash(digest: str) -> hashlib._Hash:
+    """A fresh hash for the algorithm of `digest` (or a bare algorithm name)."""
+    import hashlib
+
+    return hashlib.new(algorithm_of(digest))
 
 
 def digest_of(data: bytes, algorithm: str = CANONICAL) -> str:
@@ -82,4 +86,4 @@ def digest_of(data: bytes, algorithm: str = CANONICAL) -> str:
 
 def matches(data: bytes, digest: str) -> bool:
     """Whether `data` hashes to `digest` with the digest's own algorithm."""
-    return digest_of(data, digest.partition(":")[0]) == digest
+    return digest_of(data, algorithm_of(digest)) == digest
