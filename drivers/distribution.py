@@ -7,7 +7,6 @@ implementations have belong in their driver, not here.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,6 +15,7 @@ from typing import BinaryIO
 from urllib.parse import urlencode, urljoin, urlsplit
 
 from drivers.auth.challenge import CATALOG_SCOPE, repository_scope
+from drivers.digest import CANONICAL, algorithm_of, digest_of, new_hash
 from drivers.errors import DigestMismatch, ProtocolError
 from drivers.http.client import Response
 from drivers.http.transport import Transport, check_status, is_html, not_a_registry
@@ -124,11 +124,18 @@ class DistributionClient:
         return self._check(response, 200, what=what), what
 
     def get_manifest(self, path: str, reference: str) -> Manifest:
-        """GET a manifest by tag or digest; verifies the digest when one was asked for."""
+        """GET a manifest by tag or digest.
+
+        By digest, the body is verified with that digest's algorithm (any that drivers/digest.py
+        accepts; another is refused before the request) and the manifest keeps that digest,
+        so it matches the descriptor that named it. By tag, its digest is the sha256 of the body.
+        """
+        is_digest = ":" in reference  # a tag never has one
+        algorithm = algorithm_of(reference) if is_digest else "sha256"  # checked before asking
         response, what = self._manifest_request("GET", path, reference)
         body = response.content
-        computed = sha256_digest(body)
-        if reference.startswith("sha256:") and computed != reference:
+        computed = digest_of(body, algorithm)
+        if is_digest and computed != reference:
             raise DigestMismatch(
                 f"{what}: the registry sent content with digest {computed}",
                 method="GET",
@@ -202,6 +209,7 @@ class DistributionClient:
         the blob, so the caller verifies it (as drivers/transfer/fetch.py does) instead of
         reading it through `BlobStream.chunks`.
         """
+        algorithm_of(digest)  # one portside cannot verify is refused before it is fetched
         headers = {"Range": f"bytes={offset}-"} if offset else {}
         response = self._check(
             self._request(
@@ -240,6 +248,10 @@ class DistributionClient:
         """
         scopes = [repository_scope(path, "pull", "push")]
         params = {}
+        if not digest.startswith(f"{CANONICAL}:"):
+            # distribution 2.8 answers a mount by a sha512 digest with 201 but links the blob
+            # where it cannot serve it (GET answers 500): such a blob is uploaded instead.
+            mount_from = None
         if mount_from:
             params = {"mount": digest, "from": mount_from}
             scopes.append(repository_scope(mount_from, "pull"))
@@ -297,12 +309,9 @@ class BlobStream:
     """The body of a blob response, verified against its digest as it is read."""
 
     def __init__(self, response: Response, digest: str) -> None:
-        algorithm = digest.partition(":")[0]
-        if algorithm not in ("sha256", "sha512"):
-            raise ProtocolError(f"unsupported digest algorithm in {digest}")
         self.response = response
         self.digest = digest
-        self._hash = hashlib.new(algorithm)
+        self._hash = new_hash(digest)
 
     def chunks(self, chunk_size: int = CHUNK_SIZE) -> Iterator[bytes]:
         for chunk in self.response.iter_content(chunk_size):

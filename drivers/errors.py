@@ -59,6 +59,14 @@ def redact_url(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
 
 
+def quote_input(text: str) -> str:
+    """Quote user input for a one-line message: escape what is not printable, cut what is long."""
+    shown = text if len(text) <= 80 else f"{text[:60]}...({len(text)} characters)"
+    if not shown.isprintable():
+        shown = shown.encode("unicode_escape").decode("ascii")
+    return '"' + shown.replace('"', '\\"') + '"'
+
+
 class PortsideError(Exception):
     """Base of every error portside reports. `hint` is the one-line fix, when there is one."""
 

@@ -1,16 +1,17 @@
 """Manifest media types, descriptors and platforms (pure, no I/O).
 
-Manifests stay as the exact bytes the registry sent: the digest is sha256 over those
-bytes, so they are never re-serialised. This module only reads fields out of them.
+Manifests stay as the exact bytes the registry sent: the digest is a hash over those
+bytes (sha256, or the algorithm of the digest it was fetched by), so they are never
+re-serialised. This module only reads fields out of them.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from drivers.digest import digest_of
 from drivers.errors import InvalidInput, ProtocolError
 
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -26,7 +27,7 @@ MANIFEST_ACCEPT = ", ".join((OCI_INDEX, OCI_MANIFEST, DOCKER_MANIFEST_LIST, DOCK
 
 
 def sha256_digest(data: bytes) -> str:
-    return "sha256:" + hashlib.sha256(data).hexdigest()
+    return digest_of(data, "sha256")
 
 
 @dataclass(frozen=True)

@@ -1,20 +1,39 @@
 """Image references: parsing and Docker Hub normalisation (pure, no I/O).
 
-The grammar is the one distribution/reference and the Docker CLI accept:
+The grammar and the normalisation are distribution/reference's `ParseNormalizedNamed`
+(v0.6.0), which docker uses for every reference typed on its command line:
 
     reference  := name [":" tag] ["@" digest]
     name       := [host "/"] path
     host       := domain [":" port] | "[" ipv6 "]" [":" port]
     path       := component ("/" component)*
 
-The first component of a name is a registry host only when it contains "." or ":", is
-"localhost", or is a bracketed IPv6 literal; otherwise the image lives on Docker Hub, and a
-one-component Hub path gets "library/" in front of it ("alpine" is docker.io/library/alpine).
+The first component of a name is a registry host when it contains "." or ":", is
+"localhost", is a bracketed IPv6 literal, or has an upper-case letter (a path is always
+lower case, so "LOCALDOMAIN/debian" names the host LOCALDOMAIN, as in docker). Otherwise
+the image lives on Docker Hub, and a one-component Hub path gets "library/" in front of it
+("alpine" is docker.io/library/alpine). The repository path (without the host) is at most
+255 characters, counted after "library/" is added. Digests are checked by drivers/digest.py:
+sha256, sha384 and sha512, all of which portside verifies.
 
-Hosts are lower-cased and every Docker Hub alias becomes "docker.io", so two references to the
-same image compare equal. Which host serves Hub's /v2/ is the `dockerhub` implementation's
-(drivers/registries/dockerhub.py), and which key holds Hub credentials the Docker config's
-(drivers/auth/dockerconfig.py).
+Where portside deliberately reads a reference differently from docker, and why:
+
+- A bare 64-hex name ("1a3f...3a", no host, tag or digest) is a Hub repository here, as
+  the grammar says; docker refuses it because its CLI reads such a string as the ID of a
+  local image. portside has no local images, so there is nothing to confuse it with.
+- Host names are lower-cased, so two references to the same registry compare equal (DNS
+  names are case-insensitive); docker keeps the case as typed. A single-label host that
+  is only a host because of its upper case ("LOCALDOMAIN") keeps its case: lower-cased it
+  would read back as a Hub namespace.
+- Every Docker Hub alias ("index.docker.io", "registry-1.docker.io",
+  "registry.hub.docker.com", in any case) becomes "docker.io"; docker folds only
+  "index.docker.io", so a reference to the others would miss Hub's credentials and the
+  "library/" prefix. Which host serves Hub's /v2/ is the `dockerhub` implementation's
+  (drivers/registries/dockerhub.py), and which key holds Hub credentials the Docker config's
+  (drivers/auth/dockerconfig.py).
+- A port must be 1..65535 and loses leading zeros, and an IPv6 literal must be an IPv6
+  address; docker's pattern takes any digits and any run of hex digits and ':'. Neither
+  names a registry anyone can reach, so portside says so at parse time.
 """
 
 from __future__ import annotations
@@ -23,7 +42,9 @@ import re
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+from drivers import digest as _digest
 from drivers.errors import InvalidReference
+from drivers.errors import quote_input as _quote
 
 if TYPE_CHECKING:
     import ipaddress
@@ -37,19 +58,16 @@ DOCKER_HUB_ALIASES = frozenset(
 # Docker Hub's official images live under this namespace; "alpine" means "library/alpine".
 _HUB_OFFICIAL = "library"
 _DEFAULT_TAG = "latest"
-NAME_TOTAL_LENGTH_MAX = 255
+# distribution/reference's RepositoryNameTotalLengthMax: since v0.6.0 it limits the path alone.
+PATH_LENGTH_MAX = 255
 TAG_LENGTH_MAX = 128
 
 _DOMAIN_COMPONENT = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?")
 _DIGITS = re.compile(r"[0-9]+")
-_IPV6_BRACKETED = re.compile(r"\[([0-9A-Fa-f:.]+)\](?::(.*))?")
+# Hex digits and ':' only, as distribution's ipv6address: no embedded IPv4 part, no zone.
+_IPV6_BRACKETED = re.compile(r"\[([0-9A-Fa-f:]+)\](?::(.*))?")
 _PATH_COMPONENT = re.compile(r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*")
 _TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
-_DIGEST_ALGORITHM = re.compile(r"[a-z0-9]+(?:[.+_-][a-z0-9]+)*")
-_HEX = re.compile(r"[0-9a-fA-F]*")
-# Algorithms whose encoded length is fixed; any other algorithm needs at least 32 hex chars.
-_DIGEST_HEX_LENGTH = {"sha256": 64, "sha512": 128}
-_DIGEST_HEX_MIN = 32
 
 _REFERENCE_HINT = "expected [registry/]path[:tag][@digest], e.g. ghcr.io/owner/app:1.0"
 _PATH_HINT = (
@@ -57,7 +75,7 @@ _PATH_HINT = (
     "'.', '_', '__' or '-', and joined by '/', e.g. group/sub-app"
 )
 _TAG_HINT = "a tag is 1 to 128 of A-Z a-z 0-9 _ . - and does not start with '.' or '-'"
-_DIGEST_HINT = "a digest is algorithm:hex in lower case, e.g. sha256:<64 hex characters>"
+_DIGEST_HINT = _digest.HINT
 _HOST_HINT = "a registry is host[:port] or [ipv6][:port], e.g. ghcr.io or localhost:5000"
 
 
@@ -68,14 +86,6 @@ class _Problem(Exception):
         super().__init__(problem)
         self.problem = problem
         self.hint = hint
-
-
-def _quote(text: str) -> str:
-    """Quote user input for a one-line message: escape what is not printable, cut what is long."""
-    shown = text if len(text) <= 80 else f"{text[:60]}...({len(text)} characters)"
-    if not shown.isprintable():
-        shown = shown.encode("unicode_escape").decode("ascii")
-    return '"' + shown.replace('"', '\\"') + '"'
 
 
 def _invalid(kind: str, text: str, problem: _Problem) -> InvalidReference:
@@ -122,6 +132,11 @@ def _parse_host(host: str, *, bare_ipv6: bool) -> tuple[str, int | None, bool]:
         raise _Problem("registry host is empty", _HOST_HINT)
     if host.startswith("["):
         match = _IPV6_BRACKETED.fullmatch(host)
+        if not match and "." in host.partition("]")[0]:
+            raise _Problem(
+                f"registry {_quote(host)} has an IPv6 address with an IPv4 part",
+                "write it in hex only, as docker requires, e.g. [::ffff:a00:1]",
+            )
         if not match:
             raise _Problem(f"registry {_quote(host)} is not a valid [ipv6]:port", _HOST_HINT)
         _ipv6(match[1], host)
@@ -154,13 +169,18 @@ def _normalise_host(host: str) -> str:
         name = f"[{name}]"
     elif port is None and name in DOCKER_HUB_ALIASES:
         return DOCKER_HUB
+    elif port is None and not _looks_like_host(name) and host != name:
+        # "LOCALDOMAIN" is a host only by its upper case; "localdomain/x" would be Hub's.
+        return host
     return name if port is None else f"{name}:{port}"
 
 
 def normalize_registry(host: str) -> str:
     """The canonical form of a registry host: lower case, Docker Hub aliases as "docker.io".
 
-    The port is kept (without leading zeros) and IPv6 literals keep their brackets. Raises
+    The port is kept (without leading zeros) and IPv6 literals keep their brackets. A
+    single-label host without a port keeps an upper case it has ("LOCALDOMAIN"): only that
+    case makes it a host in a reference. Raises
     InvalidReference when `host` is not host[:port] or [ipv6][:port].
     """
     try:
@@ -205,7 +225,9 @@ def is_loopback(registry: str) -> bool:
 # --- repositories ----------------------------------------------------------------------------
 
 
-def _check_path(path: str) -> None:
+def _check_path(path: str, host: str = "") -> None:
+    """Check a repository path; `host` ("ghcr.io/" or "") is what the lower-case hint shows
+    in front of the path."""
     if not path:
         raise _Problem("repository path is empty", _PATH_HINT)
     for component in path.split("/"):
@@ -215,31 +237,35 @@ def _check_path(path: str) -> None:
             raise _Problem("repository path has an empty component", _PATH_HINT)
         if _PATH_COMPONENT.fullmatch(component.lower()):
             raise _Problem(
-                "repository name must be lowercase", f"use lower case: {_quote(path.lower())}"
+                "repository name must be lowercase",
+                f"use lower case: {_quote(host + path.lower())}",
             )
         raise _Problem(f"repository path component {_quote(component)} is not valid", _PATH_HINT)
 
 
-def _normalise_repository(registry: str, path: str) -> tuple[str, str]:
+def _normalise_repository(registry: str, path: str, typed_host: str = "") -> tuple[str, str]:
+    """`typed_host` is the host as the user wrote it ("" when it is Hub's by default)."""
     registry = _normalise_host(registry)
-    _check_path(path)
+    _check_path(path, typed_host and f"{typed_host}/")
     if registry == DOCKER_HUB and "/" not in path:
         path = f"{_HUB_OFFICIAL}/{path}"
-    length = len(registry) + 1 + len(path)
-    if length > NAME_TOTAL_LENGTH_MAX:
+    if len(path) > PATH_LENGTH_MAX:
         raise _Problem(
-            f"repository name is {length} characters long, more than {NAME_TOTAL_LENGTH_MAX}",
+            f"repository path is {len(path)} characters long, more than {PATH_LENGTH_MAX}",
             "use a shorter repository path",
         )
     return registry, path
 
 
 def _looks_like_host(component: str) -> bool:
+    """Whether the first component of a name is a registry host (splitDockerDomain's rule)."""
     return (
         "." in component
         or ":" in component
         or component.startswith("[")
         or component.lower() == "localhost"
+        # Paths are lower case, so an upper-case first component can only be a host.
+        or component != component.lower()
     )
 
 
@@ -255,7 +281,7 @@ def _parse_name(name: str) -> tuple[str, str]:
         raise _Problem("it has an empty path component ('//')", "use one '/' between parts")
     first, slash, rest = name.partition("/")
     if slash and _looks_like_host(first):
-        return _normalise_repository(first, rest)
+        return _normalise_repository(first, rest, first)
     return _normalise_repository(DOCKER_HUB, name)
 
 
@@ -271,28 +297,9 @@ def _check_tag(tag: str) -> None:
 
 
 def _check_digest(digest: str) -> None:
-    algorithm, colon, encoded = digest.partition(":")
-    if not colon:
-        raise _Problem(f"digest {_quote(digest)} is not algorithm:hex", _DIGEST_HINT)
-    if not _DIGEST_ALGORITHM.fullmatch(algorithm):
-        if _DIGEST_ALGORITHM.fullmatch(algorithm.lower()):
-            raise _Problem(f"digest algorithm {_quote(algorithm)} must be lowercase", _DIGEST_HINT)
-        raise _Problem(f"digest algorithm {_quote(algorithm)} is not valid", _DIGEST_HINT)
-    if not _HEX.fullmatch(encoded):
-        raise _Problem(f"{algorithm} digest has characters that are not hex", _DIGEST_HINT)
-    if encoded != encoded.lower():
-        raise _Problem(f"{algorithm} digest must be lowercase hex", _DIGEST_HINT)
-    want = _DIGEST_HEX_LENGTH.get(algorithm)
-    if want is not None and len(encoded) != want:
-        raise _Problem(
-            f"{algorithm} digest needs {want} hex characters, got {len(encoded)}", _DIGEST_HINT
-        )
-    if want is None and len(encoded) < _DIGEST_HEX_MIN:
-        raise _Problem(
-            f"{algorithm} digest needs at least {_DIGEST_HEX_MIN} hex characters, "
-            f"got {len(encoded)}",
-            _DIGEST_HINT,
-        )
+    found = _digest.problem(digest)
+    if found is not None:
+        raise _Problem(*found)
 
 
 @dataclass(frozen=True)
@@ -308,7 +315,7 @@ class Repository:
 
     def __post_init__(self) -> None:
         try:
-            registry, path = _normalise_repository(self.registry, self.path)
+            registry, path = _normalise_repository(self.registry, self.path, self.registry)
         except _Problem as problem:
             raise _invalid("repository", f"{self.registry}/{self.path}", problem) from None
         object.__setattr__(self, "registry", registry)
@@ -457,7 +464,7 @@ def parse_repository(text: str) -> Repository:
 
 
 def parse_digest(text: str) -> str:
-    """Check a digest ("sha256:<64 hex>") and return it unchanged."""
+    """Check a digest ("sha256:<64 hex>", sha384, sha512) and return it unchanged."""
     try:
         _check_digest(text)
     except _Problem as problem:

@@ -11,6 +11,11 @@ Locations point back at the proxy), except the blob downloads a queued fault mat
 
 Each fault applies `times` times (to one digest, or any blob), in the order queued.
 
+`aliases` serves a path from another path of the registry: a manifest by a sha512 digest,
+which distribution 2.8 cannot store (it refuses such a PUT with DIGEST_INVALID), comes from
+the registry's sha256 path, so what a registry with sha512 manifests would send reaches the
+client byte for byte.
+
 To pass for another registry product, `ping_headers` are added to the answer to `GET /v2/`
 (`Server: Nexus/…`, `X-JFrog-Version`), and `canned` answers paths without the registry
 (a `/v2/` challenge whose realm is Harbor's, and that realm's tokens).
@@ -27,7 +32,7 @@ from http.server import BaseHTTPRequestHandler
 
 from tests.bed.quietserver import QuietHTTPServer
 
-_BLOB_GET = re.compile(r"^/v2/.+/blobs/(sha256:[0-9a-f]{64})$")
+_BLOB_GET = re.compile(r"^/v2/.+/blobs/(sha256:[0-9a-f]{64}|sha512:[0-9a-f]{128})$")
 _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "proxy-connection", "upgrade"}
 _CHUNK = 64 * 1024
 
@@ -75,6 +80,7 @@ class FaultProxy:
         self.seen: list[Seen] = []
         self.ping_headers: dict[str, str] = {}
         self.canned: dict[str, tuple[int, dict[str, str], bytes]] = {}  # path, no query
+        self.aliases: dict[str, str] = {}  # path asked for -> path asked of the registry
         self._lock = threading.Lock()
         proxy = self
 
@@ -153,7 +159,8 @@ class FaultProxy:
             headers = {k: v for k, v in headers.items() if k.lower() != "range"}
         upstream = http.client.HTTPConnection(self.upstream, timeout=30)
         try:
-            upstream.request(handler.command, path, body=body, headers=headers)
+            forwarded = self.aliases.get(path, path)
+            upstream.request(handler.command, forwarded, body=body, headers=headers)
             response = upstream.getresponse()
             seen.status = response.status
             ping = path == "/v2/" and handler.command == "GET"

@@ -32,7 +32,7 @@ def assert_clean_error(result: Result, code: int, *needles: str) -> None:
 @pytest.mark.parametrize(
     ("text", "needle"),
     [
-        ("UPPER/case", "lowercase"),
+        ("group/UPPER", "lowercase"),
         ("a:b:c", "a:b:c"),
         ("", "empty"),
         ("registry.example/" + "a" * 300, "characters"),

@@ -112,7 +112,7 @@ def test_dockerfile_without_from_is_exit_2(capsys, docker_config, tmp_path):
         (["pull", "--dest", "{tmp}/o"], "no image to pull"),
         (["pull", "a/b", "--dest", "{tmp}/o", "--format", "zip"], "unknown --format 'zip'"),
         (["pull", "a/b", "--dest", "{tmp}/o", "--platform", "linux"], "invalid platform"),
-        (["pull", "UPPER/case", "--dest", "{tmp}/o"], "lowercase"),
+        (["pull", "group/UPPER", "--dest", "{tmp}/o"], "lowercase"),
         (
             [
                 "pull",

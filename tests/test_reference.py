@@ -21,6 +21,7 @@ from drivers.reference import (
 )
 
 SHA256 = "sha256:" + "0123456789abcdef" * 4
+SHA384 = "sha384:" + "0123456789abcdef" * 6
 SHA512 = "sha512:" + "0123456789abcdef" * 8
 
 
@@ -55,7 +56,11 @@ SHA512 = "sha512:" + "0123456789abcdef" * 8
         (f"alpine@{SHA256}", f"docker.io/library/alpine@{SHA256}"),
         (f"h.io/a:t@{SHA256}", f"h.io/a:t@{SHA256}"),
         (f"h.io/a@{SHA512}", f"h.io/a@{SHA512}"),
-        (f"h.io/a@blake3+x:{'ab' * 16}", f"h.io/a@blake3+x:{'ab' * 16}"),
+        (f"h.io/a@{SHA384}", f"h.io/a@{SHA384}"),
+        ("LOCALDOMAIN/debian", "LOCALDOMAIN/debian:latest"),
+        ("Foo/bar:1", "Foo/bar:1"),
+        ("LOCALHOST:5000/app", "localhost:5000/app:latest"),
+        ("ghcr.io/" + "a" * 255, "ghcr.io/" + "a" * 255 + ":latest"),
     ],
 )
 def test_parse_reference_normalises(text: str, expected: str) -> None:
@@ -203,8 +208,10 @@ def test_parse_digest() -> None:
 @pytest.mark.parametrize(
     ("text", "problem"),
     [
-        ("UPPER/case", "repository name must be lowercase"),
+        ("Upper:case", "repository name must be lowercase"),
+        ("docker/Docker", "repository name must be lowercase"),
         ("ghcr.io/Owner/app", "repository name must be lowercase"),
+        ("Foo/Bar", "repository name must be lowercase"),
         ("a:b:c", "more than one ':'"),
         ("[::1]:5000", "more than one ':'"),
         ("", "empty"),
@@ -219,12 +226,17 @@ def test_parse_digest() -> None:
         ("alpine/", "ends with '/'"),
         (":tag", "repository name is missing"),
         (f"@{SHA256}", "repository name is missing"),
-        ("a" * 300, "is 318 characters long"),
-        ("ghcr.io/" + "a" * 250, "is 258 characters long"),
+        ("a" * 300, "repository path is 308 characters long, more than 255"),
+        ("a" * 248, "repository path is 256 characters long"),  # counted with "library/"
+        ("ghcr.io/" + "a" * 256, "repository path is 256 characters long"),
         ("alpine@sha256:abc", "needs 64 hex characters, got 3"),
         ("alpine@sha256:" + "A" * 64, "lowercase hex"),
         ("alpine@sha512:" + "a" * 64, "needs 128 hex characters, got 64"),
-        ("alpine@md5:abcd", "at least 32 hex characters"),
+        ("alpine@md5:" + "a" * 32, 'digest algorithm "md5" is not supported'),
+        ("alpine@blake3:" + "a" * 64, 'digest algorithm "blake3" is not supported'),
+        ("alpine@sha384:" + "a" * 64, "needs 96 hex characters, got 64"),
+        ("[::ffff:10.0.0.1]:5000/app", "an IPv6 address with an IPv4 part"),
+        ("Foo_bar/app", "not a valid domain name"),
         ("alpine@sha256:" + "g" * 64, "not hex"),
         ("alpine@SHA256:" + "a" * 64, 'algorithm "SHA256" must be lowercase'),
         ("alpine@sha256" + "a" * 64, "not algorithm:hex"),
@@ -259,9 +271,74 @@ def test_parse_reference_rejects(text: str, problem: str) -> None:
 
 def test_messages_name_the_input_and_hint_the_fix() -> None:
     with pytest.raises(InvalidReference) as caught:
-        parse_reference("UPPER/case")
-    assert str(caught.value) == 'invalid reference "UPPER/case": repository name must be lowercase'
-    assert caught.value.hint == 'use lower case: "upper/case"'
+        parse_reference("Upper:case")
+    assert str(caught.value) == 'invalid reference "Upper:case": repository name must be lowercase'
+    assert caught.value.hint == 'use lower case: "upper"'
+
+
+@pytest.mark.parametrize(
+    ("text", "hint"),
+    [
+        ("ghcr.io/Owner/app", 'use lower case: "ghcr.io/owner/app"'),
+        ("Foo/Bar", 'use lower case: "Foo/bar"'),  # Foo is the host, as in docker
+        ("docker/Docker:1", 'use lower case: "docker/docker"'),
+    ],
+)
+def test_lower_case_hint_keeps_the_host(text: str, hint: str) -> None:
+    with pytest.raises(InvalidReference) as caught:
+        parse_reference(text)
+    assert caught.value.hint == hint
+
+
+@pytest.mark.parametrize(
+    ("text", "registry", "path"),
+    [
+        ("LOCALDOMAIN/debian", "LOCALDOMAIN", "debian"),
+        ("Foo/bar", "Foo", "bar"),
+        ("FOO/bar/baz:1", "FOO", "bar/baz"),
+        ("MyRegistry:5000/app", "myregistry:5000", "app"),  # the port makes it a host
+        ("Registry.Example/app", "registry.example", "app"),
+        ("LocalHost/app", "localhost", "app"),
+    ],
+)
+def test_upper_case_first_component_is_a_registry_host(text: str, registry: str, path: str) -> None:
+    # distribution/reference's splitDockerDomain: paths are lower case, so a first component
+    # with an upper-case letter can only be a host (docker pulls LOCALDOMAIN/debian from
+    # the host LOCALDOMAIN, not from Docker Hub).
+    ref = parse_reference(text)
+    assert (ref.registry, ref.path) == (registry, path)
+    assert parse_reference(str(ref)) == ref
+    assert parse_repository(ref.repository.familiar) == ref.repository
+    assert normalize_registry(registry) == registry
+
+
+def test_only_the_repository_path_is_limited_to_255() -> None:
+    # distribution/reference v0.6.0: RepositoryNameTotalLengthMax applies to the path alone.
+    long_host = "h" * 60 + ".example.com:5000"
+    ref = parse_reference(f"{long_host}/{'p' * 255}:t")
+    assert len(ref.path) == 255 and len(str(ref.repository)) > 255
+    assert parse_reference("a/" * 127 + "a").path == "a/" * 127 + "a"
+    with pytest.raises(InvalidReference, match="repository path is 256 characters long"):
+        parse_reference(f"{long_host}/{'p' * 256}")
+    with pytest.raises(InvalidReference, match="more than 255"):
+        Repository("ghcr.io", "p" * 256)
+
+
+@pytest.mark.parametrize(("algorithm", "length"), [("sha256", 64), ("sha384", 96), ("sha512", 128)])
+def test_every_digest_algorithm_docker_accepts(algorithm: str, length: int) -> None:
+    digest = f"{algorithm}:{'a' * length}"
+    assert parse_digest(digest) == digest
+    assert parse_reference(f"h.io/a@{digest}").digest == digest
+
+
+@pytest.mark.parametrize("algorithm", ["md5", "sha1", "blake3", "sha3-256", "multihash+base58"])
+def test_digest_algorithms_portside_cannot_verify_are_refused(algorithm: str) -> None:
+    with pytest.raises(InvalidReference) as caught:
+        parse_reference(f"h.io/a@{algorithm}:{'a' * 64}")
+    assert f'digest algorithm "{algorithm}" is not supported' in str(caught.value)
+    assert (
+        caught.value.hint == "portside verifies sha256, sha384 and sha512 digests, as docker does"
+    )
 
 
 @pytest.mark.parametrize(
@@ -271,7 +348,7 @@ def test_messages_name_the_input_and_hint_the_fix() -> None:
         ("localhost:5000", "cannot have a tag"),
         (f"a@{SHA256}", "cannot have a digest"),
         ("", "empty"),
-        ("UPPER/case", "must be lowercase"),
+        ("docker/Upper", "must be lowercase"),
     ],
 )
 def test_parse_repository_rejects(text: str, problem: str) -> None:
@@ -287,7 +364,8 @@ def test_port_without_path_hint() -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["", "sha256", "sha256:", "sha256:abc", "sha256:" + "A" * 64, "sha1024:ab", " :x"]
+    "text",
+    ["", "sha256", "sha256:", "sha256:abc", "sha256:" + "A" * 64, "sha1024:" + "a" * 64, " :x"],
 )
 def test_parse_digest_rejects(text: str) -> None:
     with pytest.raises(InvalidReference, match="invalid digest"):
@@ -331,7 +409,7 @@ def _with_port(host: str, port: int | None) -> str:
 
 _domains = st.lists(_label, min_size=2, max_size=3).map(".".join)
 _ipv4 = st.tuples(*[st.integers(0, 255)] * 4).map(lambda t: ".".join(map(str, t)))
-_ipv6 = st.sampled_from(["::1", "fe80::1", "2001:db8::42", "::ffff:10.0.0.1"]).map("[{}]".format)
+_ipv6 = st.sampled_from(["::1", "fe80::1", "2001:db8::42", "::ffff:a00:1"]).map("[{}]".format)
 registries = st.one_of(
     st.builds(_with_port, _domains | _ipv4 | _ipv6 | st.just("localhost"), _port),
     st.sampled_from(sorted(DOCKER_HUB_ALIASES)),
@@ -347,11 +425,15 @@ paths = st.lists(_components, min_size=1, max_size=3).map("/".join)
 tags = st.builds(str.__add__, st.sampled_from(_TAG_CHARS), st.text(_TAG_CHARS + ".-", max_size=20))
 digests = st.one_of(
     st.binary(min_size=32, max_size=32).map(lambda b: f"sha256:{b.hex()}"),
+    st.binary(min_size=48, max_size=48).map(lambda b: f"sha384:{b.hex()}"),
     st.binary(min_size=64, max_size=64).map(lambda b: f"sha512:{b.hex()}"),
 )
+# Hosts that are hosts only by their upper case ("LOCALDOMAIN"); they keep that case.
+_upper_hosts = _label.map(str.upper).filter(lambda host: host != host.lower())
+reference_registries = registries | _upper_hosts
 references = st.builds(
     Reference,
-    st.builds(Repository, registries, paths),
+    st.builds(Repository, reference_registries, paths),
     tag=st.none() | tags,
     digest=st.none() | digests,
 )
@@ -371,7 +453,7 @@ def test_round_trip(ref: Reference) -> None:
 
 
 @settings(_fast, max_examples=150)
-@given(st.builds(Repository, registries, paths))
+@given(st.builds(Repository, reference_registries, paths))
 def test_repository_round_trip(repo: Repository) -> None:
     assert parse_repository(str(repo)) == repo
     assert parse_repository(repo.familiar) == repo

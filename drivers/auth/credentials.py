@@ -9,7 +9,8 @@ For a registry host the credential comes from, first non-anonymous answer wins:
 
 `default_keychain()` builds that chain. Credential helpers speak the docker-credential-helpers
 protocol: the executable `docker-credential-<name>` on PATH, an action as its argument, the
-server URL (or a JSON document for `store`) on stdin, JSON on stdout.
+server URL (or a JSON document for `store`) on stdin, JSON on stdout; their answers are read
+as docker's client reads them (drivers/auth/helper_answer.py).
 
 Secrets never reach a repr, a message or a log: `Credential.secrets()` lists them for redaction.
 """
@@ -27,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from drivers.auth import helper_answer
 from drivers.auth.dockerconfig import (
     AuthEntry,
     DockerConfig,
@@ -41,7 +43,7 @@ from drivers.errors import ConfigError, CredentialError
 HELPER_PREFIX = "docker-credential-"
 HELPER_TIMEOUT = 30.0
 # What every docker-credential-helpers implementation prints when it holds nothing for a URL.
-HELPER_NOT_FOUND = "credentials not found in native keychain"
+HELPER_NOT_FOUND = helper_answer.NOT_FOUND_MESSAGE
 # Username a helper returns when Secret is an identity (OAuth2 refresh) token.
 TOKEN_USERNAME = "<token>"
 _HELPER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
@@ -232,20 +234,25 @@ def _run(
 
 
 def _not_found(result: subprocess.CompletedProcess[str]) -> bool:
-    return HELPER_NOT_FOUND in result.stdout or HELPER_NOT_FOUND in result.stderr
+    # Only the whole of stdout counts, as in docker's client: a helper that fails for
+    # another reason may still mention the phrase, and that failure must be reported.
+    return helper_answer.is_not_found(result.stdout)
 
 
 def _failure(
     name: str, action: str, result: subprocess.CompletedProcess[str], *secrets: str
 ) -> CredentialError:
     """CredentialError for a helper's non-zero exit, with the first line of what it said."""
+    # A failing helper may still have printed an answer: that stdout is not shown (its secret
+    # could be there in some JSON escape), and the secret is not repeated from stderr either.
+    answered = helper_answer.secrets_in(result.stdout)
     detail = ""
-    for text in (result.stderr, result.stdout):
+    for text in (result.stderr,) if answered else (result.stderr, result.stdout):
         lines = [line.strip() for line in text.splitlines() if line.strip()]
         if lines:
             detail = lines[0]
             break
-    for secret in secrets:
+    for secret in (*secrets, *answered):
         if secret:
             detail = detail.replace(secret, "<redacted>")
     if len(detail) > _MAX_DETAIL:
@@ -264,20 +271,15 @@ def helper_get(name: str, server_url: str, *, config_path: Path | None = None) -
         if _not_found(result):
             return ANONYMOUS
         raise _failure(name, "get", result)
-    bad = ConfigError(
-        f"credential helper {HELPER_PREFIX}{name} get did not answer with "
-        '{"ServerURL", "Username", "Secret"} JSON',
-        hint=f"check that {HELPER_PREFIX}{name} speaks the docker-credential-helpers protocol",
-    )
     try:
-        doc = json.loads(result.stdout)
-    except ValueError:
-        raise bad from None
-    if not isinstance(doc, dict):
-        raise bad
-    username, secret = doc.get("Username"), doc.get("Secret")
-    if not isinstance(username, str) or not isinstance(secret, str):
-        raise bad
+        answer = helper_answer.decode(result.stdout)
+    except helper_answer.BadAnswer as bad:
+        raise ConfigError(
+            f"credential helper {HELPER_PREFIX}{name} get did not answer with "
+            f'{{"ServerURL", "Username", "Secret"}} JSON: {bad}',
+            hint=f"check that {HELPER_PREFIX}{name} speaks the docker-credential-helpers protocol",
+        ) from None
+    username, secret = answer.username, answer.secret
     source = f"credential helper {HELPER_PREFIX}{name}"
     if username == TOKEN_USERNAME:
         return Credential(identity_token=secret, source=source) if secret else ANONYMOUS

@@ -1,6 +1,6 @@
 """Blob downloads into a layout: parallel, streamed, verified, resumable.
 
-Each blob streams to a temp file beside its final name while sha256 and size are checked;
+Each blob streams to a temp file beside its final name while its digest and size are checked;
 only a verified blob is renamed into place, so no partial or corrupt file ever carries a
 digest name. Large blobs hash and write on a second thread so that the next network read
 overlaps them (hashlib and file writes release the GIL).
@@ -14,7 +14,6 @@ and restarts from zero where it does not, within the transport's retry budget.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import http.client
 import os
 import queue
@@ -22,6 +21,7 @@ import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from drivers.digest import algorithm_of, new_hash
 from drivers.distribution import DistributionClient
 from drivers.errors import DigestMismatch, Unreachable
 from drivers.manifest import Descriptor
@@ -55,7 +55,7 @@ class _Writer:
     def __init__(self, fd: int, algorithm: str, threaded: bool) -> None:
         self.file = os.fdopen(fd, "wb", buffering=0)
         self.algorithm = algorithm
-        self.hash = hashlib.new(algorithm)
+        self.hash = new_hash(algorithm)
         self.received = 0
         self._error: BaseException | None = None
         self._queue: queue.Queue[bytes | None] | None = None
@@ -108,7 +108,7 @@ class _Writer:
         self.drain()
         self.file.seek(0)
         self.file.truncate()
-        self.hash = hashlib.new(self.algorithm)
+        self.hash = new_hash(self.algorithm)
         self.received = 0
 
     def close(self) -> None:
@@ -151,12 +151,13 @@ class Fetcher:
     def fetch(self, client: DistributionClient, task: BlobTask) -> str:
         descriptor = task.descriptor
         digest, size = descriptor.digest, descriptor.size
+        algorithm = algorithm_of(digest)  # before a temp file exists: one we cannot verify
         if self.layout.has_blob(digest, size):
             self.progress(BytesMoved(task.image, size))
             self.progress(BlobDone(task.image, digest, size, "present"))
             return "present"
         fd, temp = self.layout.temp_blob(digest)
-        writer = _Writer(fd, digest.partition(":")[0], threaded=size >= PIPELINE_MIN)
+        writer = _Writer(fd, algorithm, threaded=size >= PIPELINE_MIN)
         try:
             self._download(client, task, writer)
             writer.close()

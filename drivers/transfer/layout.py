@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from drivers.digest import new_hash
 from drivers.errors import InvalidInput, PortsideError, ProtocolError
 from drivers.manifest import (
     DOCKER_MANIFEST,
@@ -67,9 +68,7 @@ def write_error(exc: OSError, what: str, where: Path) -> PortsideError:
 
 def hash_file(file: BinaryIO, algorithm: str = "sha256") -> str:
     """`alg:hex` of an open file's content, read in chunks (hashlib releases the GIL on them)."""
-    import hashlib
-
-    digest = hashlib.new(algorithm)
+    digest = new_hash(algorithm)
     buffer = bytearray(HASH_CHUNK)
     view = memoryview(buffer)
     while count := file.readinto(buffer):

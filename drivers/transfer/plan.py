@@ -12,9 +12,10 @@ import os
 from dataclasses import dataclass
 from typing import Protocol
 
+from drivers.digest import matches
 from drivers.distribution import DistributionClient
 from drivers.errors import DigestMismatch
-from drivers.manifest import Descriptor, Manifest, media_type_of, sha256_digest
+from drivers.manifest import Descriptor, Manifest, media_type_of
 from drivers.transfer.layout import Layout
 from drivers.transfer.platforms import PlatformChoice, check_image, select
 
@@ -49,7 +50,7 @@ class LayoutSource:
 
     def small_blob(self, digest: str) -> bytes:
         body = self.layout.read_bytes(digest)
-        if sha256_digest(body) != digest:
+        if not matches(body, digest):
             raise DigestMismatch(
                 f"blob {digest} in {self.layout.root} does not match its digest",
                 hint="the layout is corrupt; pull the image into it again",
@@ -87,7 +88,7 @@ class StoredFirst:
                 body = file.read()
         except OSError:
             return None
-        return body if sha256_digest(body) == digest else None
+        return body if matches(body, digest) else None
 
 
 @dataclass(frozen=True)
