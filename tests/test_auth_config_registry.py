@@ -75,7 +75,12 @@ def test_one_pull_uses_each_repositorys_own_key(
         {"auths": {host: bad(), f"{host}/{first}": good(), f"{host}/{second}": good()}},
     )
     result = run_cli(
-        capsys, "pull", f"{host}/{first}:1.0", f"{host}/{second}:1.0", "--dest", str(tmp_path / "out")
+        capsys,
+        "pull",
+        f"{host}/{first}:1.0",
+        f"{host}/{second}:1.0",
+        "--dest",
+        str(tmp_path / "out"),
     )
     assert result.code == 0, result.err
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from tests.bed import CANARY_PASSWORD, CANARY_USER
 from tests.cienv_support import GITLAB_JOB, ci_fixture  # noqa: F401  (the `ci` fixture)
 from tests.cli import run_cli
-from tests.test_cienv_registry import SKOPEO_TLS, gitlab_env, in_job, seed, source  # noqa: F401
+from tests.test_cienv_registry import SKOPEO_TLS, gitlab_env, in_job, seed
 
 WRONG = "wrong-password"
 
@@ -83,7 +83,9 @@ def test_entries_are_carried_and_win_over_the_source_file(capsys, ci):
 
 def test_the_ci_login_wins_over_an_entry_for_the_ci_registry(capsys, ci):
     ci.set(GITLAB_JOB)
-    ci.set({"DOCKER_AUTH_CONFIG": docker_auth_config({"registry.example:5000": auth("deploy", WRONG)})})
+    ci.set(
+        {"DOCKER_AUTH_CONFIG": docker_auth_config({"registry.example:5000": auth("deploy", WRONG)})}
+    )
     result = run_cli(capsys, "ci-env", "--tmp-dir", str(ci.tmp))
     assert result.code == 0, result.err
     assert job_config(ci)["auths"] == {
@@ -96,7 +98,9 @@ def test_the_ci_login_wins_over_an_entry_for_the_ci_registry(capsys, ci):
 
 def test_with_no_login_the_entries_are_carried_alone(capsys, ci):
     ci.set(GITLAB_JOB)
-    ci.set({"DOCKER_AUTH_CONFIG": docker_auth_config({"registry.example:5000": auth("deploy", "x")})})
+    ci.set(
+        {"DOCKER_AUTH_CONFIG": docker_auth_config({"registry.example:5000": auth("deploy", "x")})}
+    )
     assert run_cli(capsys, "ci-env", "--no-login", "--tmp-dir", str(ci.tmp)).code == 0
     assert job_config(ci)["auths"] == {"registry.example:5000": auth("deploy", "x")}
 
@@ -113,12 +117,14 @@ def test_a_broken_docker_auth_config_stops_ci_env(capsys, ci):
 
 
 def test_skopeo_in_the_job_authenticates_with_the_carried_entries(
-    registry_token, registry_htpasswd, unique_repo, source, tmp_path, require_skopeo
+    registry_token, registry_htpasswd, unique_repo, tmp_path, require_skopeo
 ):
     """CI_REGISTRY is the token registry (the job's login); DOCKER_AUTH_CONFIG holds the
     htpasswd registry's credentials, and the user's own config a wrong password for it."""
     seed(registry_token, unique_repo, "ci")
     seed(registry_htpasswd, unique_repo, "private")
+    source = tmp_path / "user-docker"
+    source.mkdir()
     (source / "config.json").write_text(
         json.dumps({"auths": {registry_htpasswd.host: auth(CANARY_USER, WRONG)}})
     )

@@ -1,15 +1,21 @@
 """Credential sources: one precedence, written down once (DESIGN.md, "Credentials").
 
-For a registry host the credential comes from, first non-anonymous answer wins:
+For a repository on a registry host the credential comes from, first non-anonymous answer wins:
 
 1. the explicit option or its `PORTSIDE_...` env twin (`StaticCredentials`);
-2. the Docker config directory (`dockerconfig.config_dir`), within it
-   `credHelpers[host]` > `credsStore` > `auths[host]` (`DockerConfigCredentials`);
-3. anonymous.
+2. DOCKER_AUTH_CONFIG's entry for it (`envconfig.EnvCredentials`), as docker ≥ 28.3 puts it in
+   front of the config's own store;
+3. the Docker config directory (`dockerconfig.config_dir`), within it
+   `credHelpers[host]` > `credsStore` > `auths` (`DockerConfigCredentials`), where the most
+   specific namespaced key (`host/ns/app`) beats the host's key (`authkeys`);
+4. anonymous.
 
-`default_keychain()` builds that chain. Credential helpers speak the docker-credential-helpers
-protocol: the executable `docker-credential-<name>` on PATH, an action as its argument, the
-server URL (or a JSON document for `store`) on stdin, JSON on stdout.
+`default_keychain()` builds that chain. Sources take the repository path as well as the host
+(`resolve(registry, repository)`); helpers are asked for the host only.
+
+Credential helpers speak the docker-credential-helpers protocol: the executable
+`docker-credential-<name>` on PATH, an action as its argument, the server URL (or a JSON
+document for `store`) on stdin, JSON on stdout.
 
 Secrets never reach a repr, a message or a log: `Credential.secrets()` lists them for redaction.
 """
@@ -88,7 +94,7 @@ ANONYMOUS = Credential()
 
 
 class CredentialSource(Protocol):
-    def resolve(self, registry: str) -> Credential: ...
+    def resolve(self, registry: str, repository: str | None = None) -> Credential: ...
 
 
 class StaticCredentials:
@@ -98,7 +104,7 @@ class StaticCredentials:
         self.credential = credential
         self.hosts = None if registries is None else frozenset(map(normalize_key, registries))
 
-    def resolve(self, registry: str) -> Credential:
+    def resolve(self, registry: str, repository: str | None = None) -> Credential:
         if self.hosts is not None and normalize_key(registry) not in self.hosts:
             return ANONYMOUS
         return self.credential
@@ -108,33 +114,38 @@ class StaticCredentials:
 
 
 class DockerConfigCredentials:
-    """A Docker config: `credHelpers[host]` > `credsStore` > `auths[host]` > anonymous.
+    """A Docker config: `credHelpers[host]` > `credsStore` > `auths` > anonymous.
 
-    Only one helper is asked: the host's `credHelpers` entry if there is one, else `credsStore`.
-    When it answers "not found", `auths` is still consulted (a config may keep some registries
-    in the file next to a store).
+    Only one helper is asked: the host's `credHelpers` entry if there is one, else `credsStore`,
+    once per host (its answer is kept: helpers can be slow, and serve whole hosts). When it
+    answers "not found", `auths` is still consulted (a config may keep some registries in the
+    file next to a store), for the repository's most specific key.
     """
 
     def __init__(self, config: DockerConfig) -> None:
         self.config = config
+        self._helped: dict[str, Credential] = {}
 
-    def resolve(self, registry: str) -> Credential:
+    def resolve(self, registry: str, repository: str | None = None) -> Credential:
         helper = self.config.helper_for(registry)
         if helper:
-            found = helper_get(helper, server_url(registry), config_path=self.config.path)
-            if not found.is_anonymous:
-                return found
-        match = self.config.find_auth(registry)
+            host = normalize_key(registry)
+            if host not in self._helped:
+                url = server_url(registry)
+                self._helped[host] = helper_get(helper, url, config_path=self.config.path)
+            if not self._helped[host].is_anonymous:
+                return self._helped[host]
+        match = self.config.find_auth(registry, repository)
         if match is None or match[1].is_empty:
             return ANONYMOUS
         key, entry = match
-        return _from_entry(entry, f"auths[{key!r}] in {self.config.path}")
+        return entry_credential(entry, f"auths[{key!r}] in {self.config.path}")
 
     def __repr__(self) -> str:
         return f"DockerConfigCredentials({self.config.path})"
 
 
-def _from_entry(entry: AuthEntry, source: str) -> Credential:
+def entry_credential(entry: AuthEntry, source: str) -> Credential:
     return Credential(
         username=entry.username,
         password=entry.password,
@@ -151,10 +162,10 @@ class _LazyDockerConfig:
         self.directory = directory
         self._source: DockerConfigCredentials | None = None
 
-    def resolve(self, registry: str) -> Credential:
+    def resolve(self, registry: str, repository: str | None = None) -> Credential:
         if self._source is None:
             self._source = DockerConfigCredentials(load(self.directory))
-        return self._source.resolve(registry)
+        return self._source.resolve(registry, repository)
 
     def __repr__(self) -> str:
         return f"DockerConfigCredentials({self.directory / 'config.json'}, lazy)"
@@ -166,9 +177,9 @@ class Chain:
     def __init__(self, *sources: CredentialSource) -> None:
         self.sources = sources
 
-    def resolve(self, registry: str) -> Credential:
+    def resolve(self, registry: str, repository: str | None = None) -> Credential:
         for source in self.sources:
-            found = source.resolve(registry)
+            found = source.resolve(registry, repository)
             if not found.is_anonymous:
                 return found
         return ANONYMOUS
@@ -182,11 +193,16 @@ def default_keychain(
     explicit: Credential | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> Chain:
-    """explicit > Docker config (`config_dir` precedence, loaded lazily once) > anonymous."""
+    """explicit > DOCKER_AUTH_CONFIG > Docker config (`config_dir` precedence) > anonymous;
+    the variable and the file are each read once, on first use."""
+    from drivers.auth.envconfig import EnvCredentials  # it builds on this module
+
+    env = os.environ if environ is None else environ
     sources: list[CredentialSource] = []
     if explicit is not None and not explicit.is_anonymous:
         sources.append(StaticCredentials(explicit))
-    sources.append(_LazyDockerConfig(config_dir(docker_config, environ)))
+    sources.append(EnvCredentials(env))
+    sources.append(_LazyDockerConfig(config_dir(docker_config, env)))
     return Chain(*sources)
 
 

@@ -54,7 +54,10 @@ def user_of(config: Any, registry: str, repository: str | None = None) -> str | 
     "registry", ["docker.io", "index.docker.io", "registry-1.docker.io", "registry.hub.docker.com"]
 )
 def test_docker_hub_key_beats_the_docker_io_key(tmp_path: Path, registry: str, order: str) -> None:
-    entries = [("docker.io", {"auth": b64("alias:1")}), (DOCKER_HUB_CREDENTIAL_KEY, {"auth": b64("hub:2")})]
+    entries = [
+        ("docker.io", {"auth": b64("alias:1")}),
+        (DOCKER_HUB_CREDENTIAL_KEY, {"auth": b64("hub:2")}),
+    ]
     if order == "hub-key-first":
         entries.reverse()
     write(tmp_path, {"auths": dict(entries)})
@@ -123,7 +126,12 @@ def test_auth_with_other_whitespace_inside_is_refused_as_go_does(tmp_path: Path,
         ),
         # A later null resets a map to nil, and is a no-op for a string.
         (
-            {"auths": {"a.example": {"auth": b64("a:1")}}, "Auths": None, "credsStore": "x", "CredsStore": None},
+            {
+                "auths": {"a.example": {"auth": b64("a:1")}},
+                "Auths": None,
+                "credsStore": "x",
+                "CredsStore": None,
+            },
             {},
             {},
             "x",
@@ -151,10 +159,10 @@ def test_top_level_keys_match_as_go_json_does(
 
 def test_duplicate_keys_in_one_object_merge_as_go_does(tmp_path: Path) -> None:
     """JSON text with the same key twice: Python's json keeps only the last; Go decodes both."""
-    text = (
-        '{"auths": {"a.example": {"auth": "%s"}},'
-        ' "auths": {"b.example": {"auth": "%s"}}}' % (b64("a:1"), b64("b:1"))
-    )
+    first, second = b64("a:1"), b64("b:1")
+    one = json.dumps({"a.example": {"auth": first}})
+    two = json.dumps({"b.example": {"auth": second}})
+    text = f'{{"auths": {one}, "auths": {two}}}'
     write(tmp_path, text)
     assert sorted(load(tmp_path).auths) == ["a.example", "b.example"]
 
@@ -261,7 +269,11 @@ def test_logout_keeps_namespaced_entries_and_every_other_key(tmp_path: Path) -> 
 
 
 def test_logout_of_docker_hub_keeps_namespaced_hub_entries(tmp_path: Path) -> None:
-    write(tmp_path, _doc_with_everything() | {"auths": {**NAMESPACED, DOCKER_HUB_CREDENTIAL_KEY: {"auth": b64("h:1")}}})
+    write(
+        tmp_path,
+        _doc_with_everything()
+        | {"auths": {**NAMESPACED, DOCKER_HUB_CREDENTIAL_KEY: {"auth": b64("h:1")}}},
+    )
     assert erase_login(load(tmp_path), "docker.io") is True
     assert json.loads((tmp_path / "config.json").read_text())["auths"] == NAMESPACED
 
@@ -301,7 +313,9 @@ REFPATH_JSON = {
         ("example.org", None, "local:host"),
     ],
 )
-def test_refpath_table(tmp_path: Path, registry: str, repository: str | None, expected: str) -> None:
+def test_refpath_table(
+    tmp_path: Path, registry: str, repository: str | None, expected: str
+) -> None:
     write(tmp_path, REFPATH_JSON)
     config = load(tmp_path)
     found = config.find_auth(registry, repository)
@@ -375,7 +389,9 @@ LEGACY_KEYS = {
         ({"auths": LEGACY_KEYS}, "docker.io", "docker:io-legacy"),  # normalize registry
     ],
 )
-def test_containers_image_host_rows(tmp_path: Path, doc: dict, registry: str, expected: str | None) -> None:
+def test_containers_image_host_rows(
+    tmp_path: Path, doc: dict, registry: str, expected: str | None
+) -> None:
     write(tmp_path, doc)
     found = load(tmp_path).find_auth(registry, "some/repo")
     assert (None if found is None else f"{found[1].username}:{found[1].password}") == expected
@@ -409,7 +425,12 @@ def test_convert_to_hostname_table(key: str, host: str) -> None:
 # docker/cli cli/config/configfile/file_test.go, TestLoadFromReaderWithUsernamePassword: the
 # same credential as username/password or as `auth`, under the key `example.com/foo`, which
 # is a namespaced key for portside (it serves example.com/foo and below).
-@pytest.mark.parametrize("entry", [{"username": "user", "password": "pass"}, {"auth": b64("user:pass")}])
+@pytest.mark.parametrize(
+    "entry", [{"username": "user", "password": "pass"}, {"auth": b64("user:pass")}]
+)
 def test_load_from_reader_with_username_password(tmp_path: Path, entry: dict) -> None:
     write(tmp_path, {"auths": {"example.com/foo": entry}})
-    assert load(tmp_path).find_auth("example.com", "foo") == ("example.com/foo", AuthEntry("user", "pass"))
+    assert load(tmp_path).find_auth("example.com", "foo") == (
+        "example.com/foo",
+        AuthEntry("user", "pass"),
+    )

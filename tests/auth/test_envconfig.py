@@ -48,7 +48,9 @@ def test_unset_or_empty_gives_nothing() -> None:
 
 
 def test_entries_are_decoded() -> None:
-    value = env_value({"registry.example:5000": "ci:" + CANARY, DOCKER_HUB_CREDENTIAL_KEY: "hub:pw"})
+    value = env_value(
+        {"registry.example:5000": "ci:" + CANARY, DOCKER_HUB_CREDENTIAL_KEY: "hub:pw"}
+    )
     assert env_auths({ENV_VARIABLE: value}) == {
         "registry.example:5000": AuthEntry("ci", CANARY),
         DOCKER_HUB_CREDENTIAL_KEY: AuthEntry("hub", "pw"),
@@ -117,7 +119,10 @@ def test_env_entry_beats_the_file_auths(docker_config: Path) -> None:
 
 
 def test_env_entry_beats_cred_helpers_and_creds_store(docker_config: Path) -> None:
-    store = {"r.example": {"Username": "helper", "Secret": "s"}, "s.example": {"Username": "store", "Secret": "s"}}
+    store = {
+        "r.example": {"Username": "helper", "Secret": "s"},
+        "s.example": {"Username": "store", "Secret": "s"},
+    }
     Path(os.environ["PORTSIDE_TEST_HELPER_FILE"]).write_text(json.dumps(store))
     (docker_config / "config.json").write_text(
         json.dumps({"credHelpers": {"r.example": FILE_HELPER}, "credsStore": FILE_HELPER})

@@ -1,0 +1,103 @@
+"""DOCKER_AUTH_CONFIG: registry credentials in an environment variable, as docker ≥ 28.3 reads
+it (docker/cli `cli/config/configfile/file.go`, `configEnv` and `GetCredentialsStore`).
+
+The value is a JSON object `{"auths": {KEY: {"auth": BASE64}}}`; docker reads nothing else
+from it (`credHelpers`, `credsStore`, `username`/`password` in it are ignored, and an entry
+without `auth` is an error). Keys match case-insensitively, as in config.json.
+
+Its place (docker's memory store in front of the config's own store): an entry for the
+registry wins over `credHelpers[host]`, `credsStore` and the file's `auths`; a registry it does
+not name falls back to those. portside reads its keys as it reads `auths` keys (any spelling
+of the host, and namespaced keys for their repositories), where docker matches only the exact
+server address it asks for.
+
+Where docker prints a warning and ignores a value it cannot read, portside stops with exit 2
+(`ConfigError`), as for a broken config.json: credentials silently dropped would only surface
+later as a refusal. Messages name the variable and the key, never the value.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+
+from drivers.auth import authkeys
+from drivers.auth.configjson import decode_auth, field_of, members, parse
+from drivers.auth.credentials import ANONYMOUS, Credential, entry_credential
+from drivers.auth.dockerconfig import AuthEntry
+from drivers.errors import ConfigError
+
+ENV_VARIABLE = "DOCKER_AUTH_CONFIG"
+_HINT = (
+    f'fix {ENV_VARIABLE} (JSON: {{"auths": {{"HOST": {{"auth": "BASE64 of user:password"}}}}}}) '
+    "or unset it"
+)
+
+
+def env_auths(environ: Mapping[str, str]) -> dict[str, AuthEntry]:
+    """The entries of DOCKER_AUTH_CONFIG by key, as written; {} when it is unset or empty."""
+    value = environ.get(ENV_VARIABLE, "")
+    if not value:
+        return {}
+    try:
+        doc = parse(value)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(
+            f"{ENV_VARIABLE}: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}",
+            hint=_HINT,
+        ) from None
+    if doc is None:
+        return {}
+    if not isinstance(doc, dict):
+        raise ConfigError(f"{ENV_VARIABLE}: the value is not a JSON object", hint=_HINT)
+    entries: dict[str, object] = {}
+    for name, value in members(doc):
+        if field_of(name, ("auths",)) is None:
+            continue
+        if value is None:
+            entries.clear()
+        elif not isinstance(value, dict):
+            raise ConfigError(f"{ENV_VARIABLE}: auths is not a JSON object", hint=_HINT)
+        else:
+            entries.update(members(value))
+    return {key: _entry(key, value) for key, value in entries.items()}
+
+
+def _entry(key: str, value: object) -> AuthEntry:
+    where = f"{ENV_VARIABLE}: auths[{key!r}]"
+    if value is not None and not isinstance(value, dict):
+        raise ConfigError(f"{where} is not a JSON object", hint=_HINT)
+    auth = ""
+    for name, item in members(value or {}):
+        if field_of(name, ("auth",)) and item is not None:
+            if not isinstance(item, str):
+                raise ConfigError(f"{where}.{name} is not a string", hint=_HINT)
+            auth = item
+    if not auth:
+        raise ConfigError(f"{where} has no auth (docker reads only auth here)", hint=_HINT)
+    try:
+        username, password = decode_auth(auth)
+    except ValueError as exc:
+        raise ConfigError(f"{where}.auth {exc}", hint=_HINT) from None
+    return AuthEntry(username=username, password=password)
+
+
+class EnvCredentials:
+    """The DOCKER_AUTH_CONFIG source, read on first use (a broken value fails the first
+    lookup, as a broken config.json does)."""
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self.environ = environ
+        self._entries: dict[str, AuthEntry] | None = None
+
+    def resolve(self, registry: str, repository: str | None = None) -> Credential:
+        if self._entries is None:
+            self._entries = env_auths(self.environ)
+        match = authkeys.find(self._entries, registry, repository)
+        if match is None:
+            return ANONYMOUS
+        key, entry = match
+        return entry_credential(entry, f"{ENV_VARIABLE} auths[{key!r}]")
+
+    def __repr__(self) -> str:
+        return f"EnvCredentials({ENV_VARIABLE})"
