@@ -42,6 +42,7 @@ from drivers.auth.dockerconfig import (
     save,
     server_url,
 )
+from drivers.auth.envconfig import EnvCredentials
 from drivers.errors import ConfigError, CredentialError
 
 HELPER_PREFIX = "docker-credential-"
@@ -195,8 +196,6 @@ def default_keychain(
 ) -> Chain:
     """explicit > DOCKER_AUTH_CONFIG > Docker config (`config_dir` precedence) > anonymous;
     the variable and the file are each read once, on first use."""
-    from drivers.auth.envconfig import EnvCredentials  # it builds on this module
-
     env = os.environ if environ is None else environ
     sources: list[CredentialSource] = []
     if explicit is not None and not explicit.is_anonymous:

@@ -128,6 +128,14 @@ class DockerConfig:
         self.remove_auth(registry)
         self.auths[server_url(registry)] = AuthEntry(username=username, password=password)
 
+    def replace_entry(self, key: str, entry: AuthEntry) -> None:
+        """Put `entry` under `key` as written, removing every other key that serves the same
+        host (for a host key) or the same repository namespace (for a namespaced key)."""
+        serves = authkeys.parse_key(key)
+        for other in [k for k in self.auths if authkeys.parse_key(k) == serves]:
+            del self.auths[other]
+        self.auths[key] = entry
+
     def remove_auth(self, registry: str) -> bool:
         """Remove every `auths` key that names the whole registry host (namespaced keys stay).
         True if any was removed."""

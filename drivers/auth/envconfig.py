@@ -20,12 +20,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from drivers.auth import authkeys
 from drivers.auth.configjson import decode_auth, field_of, members, parse
-from drivers.auth.credentials import ANONYMOUS, Credential, entry_credential
 from drivers.auth.dockerconfig import AuthEntry
 from drivers.errors import ConfigError
+
+if TYPE_CHECKING:
+    from drivers.auth.credentials import Credential
 
 ENV_VARIABLE = "DOCKER_AUTH_CONFIG"
 _HINT = (
@@ -91,6 +94,9 @@ class EnvCredentials:
         self._entries: dict[str, AuthEntry] | None = None
 
     def resolve(self, registry: str, repository: str | None = None) -> Credential:
+        # Imported here: ci-env reads the variable (env_auths) without the credential chain.
+        from drivers.auth.credentials import ANONYMOUS, entry_credential
+
         if self._entries is None:
             self._entries = env_auths(self.environ)
         match = authkeys.find(self._entries, registry, repository)
