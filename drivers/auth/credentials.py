@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from drivers.auth import authkeys
 from drivers.auth.dockerconfig import (
     AuthEntry,
     DockerConfig,
@@ -42,7 +43,7 @@ from drivers.auth.dockerconfig import (
     save,
     server_url,
 )
-from drivers.auth.envconfig import EnvCredentials
+from drivers.auth.envconfig import ENV_VARIABLE, env_auths
 from drivers.errors import ConfigError, CredentialError
 
 HELPER_PREFIX = "docker-credential-"
@@ -154,6 +155,26 @@ def entry_credential(entry: AuthEntry, source: str) -> Credential:
         registry_token=entry.registry_token,
         source=source,
     )
+
+
+class EnvCredentials:
+    """DOCKER_AUTH_CONFIG's entries (`envconfig`), read on first use: a broken value fails the
+    first lookup, as a broken config.json does."""
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self.environ = environ
+        self._entries: dict[str, AuthEntry] | None = None
+
+    def resolve(self, registry: str, repository: str | None = None) -> Credential:
+        if self._entries is None:
+            self._entries = env_auths(self.environ)
+        match = authkeys.find(self._entries, registry, repository)
+        if match is None:
+            return ANONYMOUS
+        return entry_credential(match[1], f"{ENV_VARIABLE} auths[{match[0]!r}]")
+
+    def __repr__(self) -> str:
+        return f"EnvCredentials({ENV_VARIABLE})"
 
 
 class _LazyDockerConfig:

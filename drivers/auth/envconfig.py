@@ -20,15 +20,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
 
-from drivers.auth import authkeys
 from drivers.auth.configjson import decode_auth, field_of, members, parse
 from drivers.auth.dockerconfig import AuthEntry
 from drivers.errors import ConfigError
-
-if TYPE_CHECKING:
-    from drivers.auth.credentials import Credential
 
 ENV_VARIABLE = "DOCKER_AUTH_CONFIG"
 _HINT = (
@@ -83,27 +78,3 @@ def _entry(key: str, value: object) -> AuthEntry:
     except ValueError as exc:
         raise ConfigError(f"{where}.auth {exc}", hint=_HINT) from None
     return AuthEntry(username=username, password=password)
-
-
-class EnvCredentials:
-    """The DOCKER_AUTH_CONFIG source, read on first use (a broken value fails the first
-    lookup, as a broken config.json does)."""
-
-    def __init__(self, environ: Mapping[str, str]) -> None:
-        self.environ = environ
-        self._entries: dict[str, AuthEntry] | None = None
-
-    def resolve(self, registry: str, repository: str | None = None) -> Credential:
-        # Imported here: ci-env reads the variable (env_auths) without the credential chain.
-        from drivers.auth.credentials import ANONYMOUS, entry_credential
-
-        if self._entries is None:
-            self._entries = env_auths(self.environ)
-        match = authkeys.find(self._entries, registry, repository)
-        if match is None:
-            return ANONYMOUS
-        key, entry = match
-        return entry_credential(entry, f"{ENV_VARIABLE} auths[{key!r}]")
-
-    def __repr__(self) -> str:
-        return f"EnvCredentials({ENV_VARIABLE})"
