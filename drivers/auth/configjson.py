@@ -23,6 +23,8 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from drivers.errors import ConfigError
+
 # Characters that are not ASCII letters but that Go's case folding maps onto one.
 _GO_FOLD = {0x017F: "s", 0x212A: "k"}
 
@@ -40,6 +42,27 @@ class JsonObject(dict):  # type: ignore[type-arg]
 def parse(text: str) -> Any:
     """`json.loads`, with every object a JsonObject. Raises json.JSONDecodeError."""
     return json.loads(text, object_pairs_hook=JsonObject)
+
+
+def parse_document(text: str, where: str, hint: str) -> Any:
+    """`parse`, with invalid JSON as a ConfigError naming `where`, the line and the column
+    (exc.msg is the parser's description, "Expecting ',' delimiter", never the content)."""
+    try:
+        return parse(text)
+    except json.JSONDecodeError as exc:
+        message = f"{where}: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
+        raise ConfigError(message, hint=hint) from None
+
+
+def merge_map(target: dict[str, Any], value: Any, where: str, hint: str) -> None:
+    """Decode one member that names a map field into `target`, as Go does: a later spelling
+    adds its entries (later keys win), `null` empties the map."""
+    if value is None:
+        target.clear()
+    elif not isinstance(value, dict):
+        raise ConfigError(f"{where} is not a JSON object", hint=hint)
+    else:
+        target.update((key, plain(item)) for key, item in members(value))
 
 
 def members(value: Mapping[str, Any]) -> list[tuple[str, Any]]:

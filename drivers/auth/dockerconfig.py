@@ -22,7 +22,15 @@ from typing import Any
 
 from drivers.auth import authkeys
 from drivers.auth.authkeys import DOCKER_HUB_CREDENTIAL_KEY, normalize_key, server_url
-from drivers.auth.configjson import decode_auth, field_of, members, parse, plain, pop_field
+from drivers.auth.configjson import (
+    decode_auth,
+    field_of,
+    members,
+    merge_map,
+    parse_document,
+    plain,
+    pop_field,
+)
 from drivers.errors import ConfigError
 
 __all__ = [
@@ -168,14 +176,7 @@ def load(directory: Path) -> DockerConfig:
         raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}", hint=hint) from None
     if not text.strip():
         return DockerConfig(directory=directory)
-    try:
-        doc = parse(text)
-    except json.JSONDecodeError as exc:
-        # exc.msg is the parser's description ("Expecting ',' delimiter"), never file content.
-        raise ConfigError(
-            f"{path}: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}",
-            hint=hint,
-        ) from None
+    doc = parse_document(text, str(path), hint)
     if not isinstance(doc, dict):
         raise ConfigError(f"{path}: the document is not a JSON object", hint=hint)
 
@@ -190,13 +191,7 @@ def load(directory: Path) -> DockerConfig:
             raw.setdefault(_STORE, None)
             raw[_STORE] = value if value is not None else raw[_STORE]
         else:
-            merged = raw.setdefault(known, {})
-            if value is None:
-                merged.clear()  # Go: null sets the map to nil
-            elif not isinstance(value, dict):
-                raise ConfigError(f"{path}: {known} is not a JSON object", hint=hint)
-            else:
-                merged.update((key, plain(item)) for key, item in members(value))
+            merge_map(raw.setdefault(known, {}), value, f"{path}: {known}", hint)
     if raw.get(_STORE) is None:
         raw.pop(_STORE, None)
     auths = {

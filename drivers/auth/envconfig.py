@@ -18,10 +18,9 @@ later as a refusal. Messages name the variable and the key, never the value.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 
-from drivers.auth.configjson import decode_auth, field_of, members, parse
+from drivers.auth.configjson import decode_auth, field_of, members, merge_map, parse_document
 from drivers.auth.dockerconfig import AuthEntry
 from drivers.errors import ConfigError
 
@@ -37,27 +36,15 @@ def env_auths(environ: Mapping[str, str]) -> dict[str, AuthEntry]:
     value = environ.get(ENV_VARIABLE, "")
     if not value:
         return {}
-    try:
-        doc = parse(value)
-    except json.JSONDecodeError as exc:
-        raise ConfigError(
-            f"{ENV_VARIABLE}: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}",
-            hint=_HINT,
-        ) from None
+    doc = parse_document(value, ENV_VARIABLE, _HINT)
     if doc is None:
         return {}
     if not isinstance(doc, dict):
         raise ConfigError(f"{ENV_VARIABLE}: the value is not a JSON object", hint=_HINT)
     entries: dict[str, object] = {}
     for name, value in members(doc):
-        if field_of(name, ("auths",)) is None:
-            continue
-        if value is None:
-            entries.clear()
-        elif not isinstance(value, dict):
-            raise ConfigError(f"{ENV_VARIABLE}: auths is not a JSON object", hint=_HINT)
-        else:
-            entries.update(members(value))
+        if field_of(name, ("auths",)) is not None:
+            merge_map(entries, value, f"{ENV_VARIABLE}: auths", _HINT)
     return {key: _entry(key, value) for key, value in entries.items()}
 
 

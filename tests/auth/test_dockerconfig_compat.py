@@ -10,7 +10,6 @@ Upstream cases are used as data, with their source named:
 
 from __future__ import annotations
 
-import base64
 import json
 from pathlib import Path
 from typing import Any
@@ -26,19 +25,8 @@ from drivers.auth.dockerconfig import (
     save,
 )
 from drivers.errors import ConfigError
-
-CANARY = "canary-S3cr3t-4242"
-
-
-def b64(text: str) -> str:
-    return base64.b64encode(text.encode()).decode()
-
-
-def write(directory: Path, doc: Any) -> Path:
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / "config.json"
-    path.write_text(doc if isinstance(doc, str) else json.dumps(doc, indent=2))
-    return path
+from tests.auth.test_dockerconfig import CANARY, b64
+from tests.auth.test_dockerconfig import write_config as write
 
 
 def user_of(config: Any, registry: str, repository: str | None = None) -> str | None:
