@@ -4,7 +4,7 @@ Steps, in order (nothing is created until every check has passed):
 
 1. read the job's variables (integrations.gitlab / integrations.github); missing ones: exit 2;
 2. load the source Docker config (`--docker-config` > PORTSIDE_DOCKER_CONFIG > DOCKER_CONFIG >
-   ~/.docker); a malformed one: exit 2;
+   ~/.docker) and DOCKER_AUTH_CONFIG; a malformed one: exit 2;
 3. with `--verify`, ask the registry for a pull-scoped token with the job's credentials;
    refused: exit 3. This is the only network I/O ci-env does;
 4. make the job directory (ci_env.jobdir), copy the source into it, write its `config.json`
@@ -27,7 +27,8 @@ from pathlib import Path
 from ci_env import jobdir
 from ci_env.cienv_options import CiEnvArgs
 from ci_env.shell import Export, Kept, Line, is_safe, render_env_file, render_script
-from drivers.auth import dockerconfig
+from drivers.auth import authkeys, dockerconfig
+from drivers.auth.envconfig import ENV_VARIABLE, env_auths
 from drivers.errors import InvalidInput, PortsideError
 from integrations.platform import (
     GITHUB,
@@ -53,6 +54,7 @@ def run(args: CiEnvArgs, environ: Mapping[str, str] | None = None) -> None:
     job = job_for(platform, env, args)
     source = _source(dockerconfig.config_dir(args.docker_config, env))
     config = dockerconfig.load(source)
+    carried = env_auths(env)
     if args.verify and job.logins:
         from ci_env.cienv_verify import verify_logins
 
@@ -61,7 +63,7 @@ def run(args: CiEnvArgs, environ: Mapping[str, str] | None = None) -> None:
     directory = jobdir.create(base, platform, job.job_key, source=source)
     made = [directory]
     try:
-        _populate(made, source, config, job, args, env)
+        _populate(made, source, config, carried, job, args, env)
     except BaseException:
         for path in made:
             jobdir.remove(path)
@@ -122,6 +124,7 @@ def _populate(
     made: list[Path],
     source: Path,
     config: dockerconfig.DockerConfig,
+    carried: Mapping[str, dockerconfig.AuthEntry],
     job: CiJob,
     args: CiEnvArgs,
     env: Mapping[str, str],
@@ -146,10 +149,11 @@ def _populate(
         # The credentials pass through config.json; mask them (and the `auth` base64 form the
         # file holds) before the file exists, so no later step can print them unmasked.
         add_masks(_mask_values(job))
-    write_config(config, directory, job, login=args.login)
+    write_config(config, directory, job, login=args.login, carried=carried)
     for line in lines:
         if isinstance(line, Kept):
             sys.stderr.write(f"portside: {line.name} is already set; kept\n")
+    _note_shadowed_logins(carried, job, login=args.login)
     if target:
         write_private(target, text)
     if github:
@@ -191,7 +195,12 @@ def _destination(args: CiEnvArgs, made: list[Path], job: CiJob) -> str | None:
 
 
 def write_config(
-    config: dockerconfig.DockerConfig, directory: Path, job: CiJob, *, login: bool
+    config: dockerconfig.DockerConfig,
+    directory: Path,
+    job: CiJob,
+    *,
+    login: bool,
+    carried: Mapping[str, dockerconfig.AuthEntry] | None = None,
 ) -> None:
     """The job's `config.json`: the source's content, made safe to hold the CI credentials.
 
@@ -199,8 +208,13 @@ def write_config(
       avoids) and Docker would ask it before `auths`. Each host the source config lists with an
       empty `auths` placeholder (Docker's record of a login kept in the store) gets a
       `credHelpers` entry for that store instead, so those logins still work.
+    - DOCKER_AUTH_CONFIG's entries (`carried`) go into `auths` under their own keys, replacing
+      the source's entries for the same host (or namespace), and a host's `credHelpers` entry:
+      docker puts the variable before every store, and tools that read only the job's config
+      (podman, skopeo, buildah, docker before 28.3) then see the same credentials.
     - With the login, `credHelpers` entries for the CI registries are dropped (Docker asks a
-      host's helper before `auths`), and `auths` gets exactly one entry per CI registry.
+      host's helper before `auths`), and `auths` gets exactly one entry per CI registry; it
+      replaces a carried entry for that host, since the job's own login is the point of ci-env.
     - `currentContext` is dropped (the contexts directory is not copied), and the source's
       `cli-plugins` directory is added to `cliPluginsExtraDirs` (it is not copied either).
     """
@@ -212,17 +226,37 @@ def write_config(
         for key, entry in isolated.auths.items():
             if entry.is_empty and _host(key) not in ci_hosts:
                 isolated.cred_helpers.setdefault(key, store)
+    for key, entry in (carried or {}).items():
+        isolated.replace_entry(key, entry)
+        if not authkeys.parse_key(key).namespace:
+            for helper_key in authkeys.host_keys(isolated.cred_helpers, key):
+                del isolated.cred_helpers[helper_key]
     for key in [k for k in isolated.cred_helpers if _host(k) in ci_hosts]:
         del isolated.cred_helpers[key]
     if login:
         for item in job.logins:
             isolated.set_auth(item.registry, item.username, item.password)
-    isolated.raw.pop("currentContext", None)
+    dockerconfig.pop_field(isolated.raw, "currentContext")
     plugins = config.directory / "cli-plugins"
     extra = isolated.raw.get("cliPluginsExtraDirs")
     if plugins.is_dir() and (extra is None or isinstance(extra, list)):
         isolated.raw["cliPluginsExtraDirs"] = [*(extra or []), str(plugins)]
     dockerconfig.save(isolated)
+
+
+def _note_shadowed_logins(
+    carried: Mapping[str, dockerconfig.AuthEntry], job: CiJob, *, login: bool
+) -> None:
+    """docker ≥ 28.3 (and portside, which reads the variable as docker does) take a
+    DOCKER_AUTH_CONFIG entry over the job's login in config.json (docker/cli#6156): say so."""
+    named = {_host(key) for key in carried}
+    for host in sorted({_host(item.registry) for item in job.logins} & named if login else ()):
+        sys.stderr.write(
+            f"portside: note: {ENV_VARIABLE} also holds credentials for {host}, and docker ≥ 28.3 "
+            "and portside use them before the job's login;\n"
+            f"portside: note: its entries are in the job's config, so `unset {ENV_VARIABLE}` "
+            "after ci-env makes every tool use the job's login\n"
+        )
 
 
 def _mask_values(job: CiJob) -> list[str]:

@@ -4,8 +4,12 @@ Layers, bottom up (each imports only from the ones above it in this list):
 
     errors        the error tree
     reference     parse and normalise image references (pure, no I/O)
+    configjson    config JSON as docker's Go decoder reads it (key matching, base64)
+    authkeys      which `auths`/`credHelpers` key serves a registry or a repository
     dockerconfig  read and write Docker's config.json (the one place that does)
-    credentials   credential sources: explicit, Docker config (credHelpers, credsStore, auths)
+    envconfig     DOCKER_AUTH_CONFIG
+    credentials   credential sources: explicit, DOCKER_AUTH_CONFIG, Docker config (credHelpers,
+                  credsStore, auths)
     tlsconfig     SSL contexts: CA bundles, per-registry certs.d (CAs, client certificates)
     proxies       which proxy reaches a host (HTTPS_PROXY, NO_PROXY, ...; pure)
     httpresponse  one answer over a urllib3 response; its connection back to the pool

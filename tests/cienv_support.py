@@ -20,7 +20,7 @@ CANARY = CANARY_PASSWORD
 # Variables a CI platform (or an earlier ci-env) may have set in the environment running the
 # tests; every ci-env test starts without them.
 _CI_PREFIXES = ("CI_", "GITLAB_", "GITHUB_", "RUNNER_", "PORTSIDE_")
-_CI_NAMES = ("CI", "DOCKER_CONFIG", "REGISTRY_AUTH_FILE", "XDG_RUNTIME_DIR")
+_CI_NAMES = ("CI", "DOCKER_CONFIG", "DOCKER_AUTH_CONFIG", "REGISTRY_AUTH_FILE", "XDG_RUNTIME_DIR")
 
 GITLAB_JOB = {
     "GITLAB_CI": "true",

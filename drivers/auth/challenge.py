@@ -12,6 +12,11 @@ A request goes out with what this registry asked for last time, if anything. On 
 
 A 401 to credentials just sent for the same challenge is a refusal: the response goes back
 to the caller, whose `check_status` raises `refused()`.
+
+The credential is chosen per request, for the repository its first `repository:` scope names
+(a namespaced `auths` key serves only its repositories: drivers.auth.authkeys), so one client
+serves every repository of a registry; a request without one (`/v2/`, the catalog) uses the
+registry's own credential.
 """
 
 from __future__ import annotations
@@ -30,6 +35,20 @@ from drivers.http.client import Response, basic_authorization
 
 CATALOG_SCOPE = "registry:catalog:*"
 _MIN_LIFETIME = 60  # seconds a token is taken to live when the answer says less, or nothing
+
+
+def _repository_of(scopes: tuple[str, ...]) -> str | None:
+    """The repository path of the first `repository:PATH:ACTIONS` scope, if any."""
+    for scope in scopes:
+        if scope.startswith("repository:"):
+            return scope[len("repository:") :].rpartition(":")[0] or None
+    return None
+
+
+def _basic_header(cred: Credential) -> str | None:
+    if not cred.username and not cred.password:
+        return None
+    return basic_authorization(cred.username, cred.password)
 
 
 def repository_scope(path: str, *actions: str) -> str:
@@ -77,15 +96,29 @@ Header = Generator[Request, Response, str | None]
 
 class RegistryChallengeAuth(Auth):
     """Basic and Bearer challenges with the registry's credential, resolved once from
-    `credentials` (a source such as the Docker config chain, a fixed credential, or None)."""
+    `credentials` (a source such as the Docker config chain, a fixed credential, or None).
+
+    `repositories` (else `credentials` when it is a source) is asked for each repository's
+    own credential; when it has none, the registry's is used.
+    """
 
     def __init__(
-        self, registry: str, credentials: CredentialSource | Credential | None = None
+        self,
+        registry: str,
+        credentials: CredentialSource | Credential | None = None,
+        *,
+        repositories: CredentialSource | None = None,
     ) -> None:
         super().__init__(service=registry)
         self.registry = registry
         self._credentials = credentials
         self._credential: Credential | None = None
+        if repositories is None and not isinstance(credentials, Credential | None):
+            repositories = credentials
+        self._repositories = repositories
+        self._per_repository: dict[str, Credential] = {}
+        self._resolving = threading.Lock()
+        self._last = threading.local()  # the credential this thread's last request used
         self._challenge: Challenge | None = None
         self._tokens: dict[tuple[str, ...], _Token] = {}
         self._lock = threading.Lock()
@@ -103,12 +136,24 @@ class RegistryChallengeAuth(Auth):
                 self._credential = source.resolve(self.registry)
         return self._credential
 
+    def credential_for(self, scopes: tuple[str, ...]) -> Credential:
+        """The credential for a request with these scopes: its repository's, else the
+        registry's."""
+        path = _repository_of(scopes)
+        if path is None or self._repositories is None:
+            return self.credential
+        with self._resolving:
+            if path not in self._per_repository:
+                found = self._repositories.resolve(self.registry, path)
+                self._per_repository[path] = self.credential if found.is_anonymous else found
+            return self._per_repository[path]
+
     @property
     def is_anonymous(self) -> bool:
         return self.credential.is_anonymous
 
     def refused(self, status: int = 401) -> Unauthorized:
-        cred = self.credential
+        cred = getattr(self._last, "credential", None) or self.credential
         if cred.is_anonymous:
             return Unauthorized(
                 f"{self.registry} requires authentication and no credentials were found",
@@ -131,7 +176,8 @@ class RegistryChallengeAuth(Auth):
 
     def auth_flow(self, request: Request) -> Flow:
         key = tuple(sorted(request.scopes))
-        header = yield from self._cached(key)
+        cred = self._last.credential = self.credential_for(request.scopes)
+        header = yield from self._cached(key, cred)
         if header:
             request.headers["Authorization"] = header
         response = yield request
@@ -146,7 +192,7 @@ class RegistryChallengeAuth(Auth):
         wanted = key
         if challenge.scheme == "bearer" and challenge.params.get("scope"):
             wanted = tuple(sorted({*key, *challenge.params["scope"].split(" ")}))
-        header = yield from self._header(challenge, wanted)
+        header = yield from self._header(challenge, wanted, cred)
         if header is None:
             return  # Basic, and nothing to answer it with: the 401 stands
         if wanted != key:
@@ -154,40 +200,33 @@ class RegistryChallengeAuth(Auth):
         request.headers["Authorization"] = header
         yield request
 
-    def _cached(self, key: tuple[str, ...]) -> Header:
+    def _cached(self, key: tuple[str, ...], cred: Credential) -> Header:
         """What this registry's last challenge asks for, for this scope; None before any."""
         challenge = self._challenge
         if challenge is None:
             return None
         if challenge.scheme == "basic":
-            return self._basic_header()
+            return _basic_header(cred)
         token = self._tokens.get(key)
         if token is not None and token.expires_at > time.monotonic():
             return token.header
-        return (yield from self._header(challenge, key))
+        return (yield from self._header(challenge, key, cred))
 
-    def _header(self, challenge: Challenge, key: tuple[str, ...]) -> Header:
+    def _header(self, challenge: Challenge, key: tuple[str, ...], cred: Credential) -> Header:
         if challenge.scheme == "basic":
-            return self._basic_header()
+            return _basic_header(cred)
         # One thread fetches a scope's token; the others wait for it (the lock is held
         # across the token request, which the transport always finishes or closes).
         with self._lock:
             token = self._tokens.get(key)
             if token is None or token.expires_at <= time.monotonic():
-                token = yield from self._fetch_token(challenge, key)
+                token = yield from self._fetch_token(challenge, key, cred)
                 self._tokens[key] = token
             return token.header
 
-    def _basic_header(self) -> str | None:
-        cred = self.credential
-        if not cred.username and not cred.password:
-            return None
-        return basic_authorization(cred.username, cred.password)
-
     def _fetch_token(
-        self, challenge: Challenge, scopes: tuple[str, ...]
+        self, challenge: Challenge, scopes: tuple[str, ...], cred: Credential
     ) -> Generator[Request, Response, _Token]:
-        cred = self.credential
         if cred.registry_token:
             return _Token(f"Bearer {cred.registry_token}", float("inf"))
         realm = challenge.realm
@@ -210,7 +249,7 @@ class RegistryChallengeAuth(Auth):
             query: list[tuple[str, str]] = [("service", service)] if service else []
             query += [("scope", s) for s in scopes]
             url = realm + (("&" if "?" in realm else "?") + urlencode(query) if query else "")
-            basic = self._basic_header()
+            basic = _basic_header(cred)
             request = Request("GET", url, {"Authorization": basic} if basic else {}, service=what)
         response = yield request
         return self._parse_token_answer(response, request.url)

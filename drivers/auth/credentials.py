@@ -1,16 +1,22 @@
 """Credential sources: one precedence, written down once (DESIGN.md, "Credentials").
 
-For a registry host the credential comes from, first non-anonymous answer wins:
+For a repository on a registry host the credential comes from, first non-anonymous answer wins:
 
 1. the explicit option or its `PORTSIDE_...` env twin (`StaticCredentials`);
-2. the Docker config directory (`dockerconfig.config_dir`), within it
-   `credHelpers[host]` > `credsStore` > `auths[host]` (`DockerConfigCredentials`);
-3. anonymous.
+2. DOCKER_AUTH_CONFIG's entry for it (`envconfig.EnvCredentials`), as docker ≥ 28.3 puts it in
+   front of the config's own store;
+3. the Docker config directory (`dockerconfig.config_dir`), within it
+   `credHelpers[host]` > `credsStore` > `auths` (`DockerConfigCredentials`), where the most
+   specific namespaced key (`host/ns/app`) beats the host's key (`authkeys`);
+4. anonymous.
 
-`default_keychain()` builds that chain. Credential helpers speak the docker-credential-helpers
-protocol: the executable `docker-credential-<name>` on PATH, an action as its argument, the
-server URL (or a JSON document for `store`) on stdin, JSON on stdout; their answers are read
-as docker's client reads them (drivers/auth/helper_answer.py).
+`default_keychain()` builds that chain. Sources take the repository path as well as the host
+(`resolve(registry, repository)`); helpers are asked for the host only.
+
+Credential helpers speak the docker-credential-helpers protocol: the executable
+`docker-credential-<name>` on PATH, an action as its argument, the server URL (or a JSON
+document for `store`) on stdin, JSON on stdout; their answers are read as docker's client
+reads them (drivers/auth/helper_answer.py).
 
 Secrets never reach a repr, a message or a log: `Credential.secrets()` lists them for redaction.
 """
@@ -28,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from drivers.auth import helper_answer
+from drivers.auth import authkeys, helper_answer
 from drivers.auth.dockerconfig import (
     AuthEntry,
     DockerConfig,
@@ -38,6 +44,7 @@ from drivers.auth.dockerconfig import (
     save,
     server_url,
 )
+from drivers.auth.envconfig import ENV_VARIABLE, env_auths
 from drivers.errors import ConfigError, CredentialError
 
 HELPER_PREFIX = "docker-credential-"
@@ -90,7 +97,7 @@ ANONYMOUS = Credential()
 
 
 class CredentialSource(Protocol):
-    def resolve(self, registry: str) -> Credential: ...
+    def resolve(self, registry: str, repository: str | None = None) -> Credential: ...
 
 
 class StaticCredentials:
@@ -100,7 +107,7 @@ class StaticCredentials:
         self.credential = credential
         self.hosts = None if registries is None else frozenset(map(normalize_key, registries))
 
-    def resolve(self, registry: str) -> Credential:
+    def resolve(self, registry: str, repository: str | None = None) -> Credential:
         if self.hosts is not None and normalize_key(registry) not in self.hosts:
             return ANONYMOUS
         return self.credential
@@ -110,33 +117,38 @@ class StaticCredentials:
 
 
 class DockerConfigCredentials:
-    """A Docker config: `credHelpers[host]` > `credsStore` > `auths[host]` > anonymous.
+    """A Docker config: `credHelpers[host]` > `credsStore` > `auths` > anonymous.
 
-    Only one helper is asked: the host's `credHelpers` entry if there is one, else `credsStore`.
-    When it answers "not found", `auths` is still consulted (a config may keep some registries
-    in the file next to a store).
+    Only one helper is asked: the host's `credHelpers` entry if there is one, else `credsStore`,
+    once per host (its answer is kept: helpers can be slow, and serve whole hosts). When it
+    answers "not found", `auths` is still consulted (a config may keep some registries in the
+    file next to a store), for the repository's most specific key.
     """
 
     def __init__(self, config: DockerConfig) -> None:
         self.config = config
+        self._helped: dict[str, Credential] = {}
 
-    def resolve(self, registry: str) -> Credential:
+    def resolve(self, registry: str, repository: str | None = None) -> Credential:
         helper = self.config.helper_for(registry)
         if helper:
-            found = helper_get(helper, server_url(registry), config_path=self.config.path)
-            if not found.is_anonymous:
-                return found
-        match = self.config.find_auth(registry)
+            host = normalize_key(registry)
+            if host not in self._helped:
+                url = server_url(registry)
+                self._helped[host] = helper_get(helper, url, config_path=self.config.path)
+            if not self._helped[host].is_anonymous:
+                return self._helped[host]
+        match = self.config.find_auth(registry, repository)
         if match is None or match[1].is_empty:
             return ANONYMOUS
         key, entry = match
-        return _from_entry(entry, f"auths[{key!r}] in {self.config.path}")
+        return entry_credential(entry, f"auths[{key!r}] in {self.config.path}")
 
     def __repr__(self) -> str:
         return f"DockerConfigCredentials({self.config.path})"
 
 
-def _from_entry(entry: AuthEntry, source: str) -> Credential:
+def entry_credential(entry: AuthEntry, source: str) -> Credential:
     return Credential(
         username=entry.username,
         password=entry.password,
@@ -146,6 +158,26 @@ def _from_entry(entry: AuthEntry, source: str) -> Credential:
     )
 
 
+class EnvCredentials:
+    """DOCKER_AUTH_CONFIG's entries (`envconfig`), read on first use: a broken value fails the
+    first lookup, as a broken config.json does."""
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self.environ = environ
+        self._entries: dict[str, AuthEntry] | None = None
+
+    def resolve(self, registry: str, repository: str | None = None) -> Credential:
+        if self._entries is None:
+            self._entries = env_auths(self.environ)
+        match = authkeys.find(self._entries, registry, repository)
+        if match is None:
+            return ANONYMOUS
+        return entry_credential(match[1], f"{ENV_VARIABLE} auths[{match[0]!r}]")
+
+    def __repr__(self) -> str:
+        return f"EnvCredentials({ENV_VARIABLE})"
+
+
 class _LazyDockerConfig:
     """DockerConfigCredentials for a directory, loaded on first use and then kept."""
 
@@ -153,10 +185,10 @@ class _LazyDockerConfig:
         self.directory = directory
         self._source: DockerConfigCredentials | None = None
 
-    def resolve(self, registry: str) -> Credential:
+    def resolve(self, registry: str, repository: str | None = None) -> Credential:
         if self._source is None:
             self._source = DockerConfigCredentials(load(self.directory))
-        return self._source.resolve(registry)
+        return self._source.resolve(registry, repository)
 
     def __repr__(self) -> str:
         return f"DockerConfigCredentials({self.directory / 'config.json'}, lazy)"
@@ -168,9 +200,9 @@ class Chain:
     def __init__(self, *sources: CredentialSource) -> None:
         self.sources = sources
 
-    def resolve(self, registry: str) -> Credential:
+    def resolve(self, registry: str, repository: str | None = None) -> Credential:
         for source in self.sources:
-            found = source.resolve(registry)
+            found = source.resolve(registry, repository)
             if not found.is_anonymous:
                 return found
         return ANONYMOUS
@@ -184,11 +216,14 @@ def default_keychain(
     explicit: Credential | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> Chain:
-    """explicit > Docker config (`config_dir` precedence, loaded lazily once) > anonymous."""
+    """explicit > DOCKER_AUTH_CONFIG > Docker config (`config_dir` precedence) > anonymous;
+    the variable and the file are each read once, on first use."""
+    env = os.environ if environ is None else environ
     sources: list[CredentialSource] = []
     if explicit is not None and not explicit.is_anonymous:
         sources.append(StaticCredentials(explicit))
-    sources.append(_LazyDockerConfig(config_dir(docker_config, environ)))
+    sources.append(EnvCredentials(env))
+    sources.append(_LazyDockerConfig(config_dir(docker_config, env)))
     return Chain(*sources)
 
 

@@ -11,7 +11,6 @@ errors name the file and the `auths` key, never the value.
 from __future__ import annotations
 
 import base64
-import binascii
 import contextlib
 import json
 import os
@@ -21,16 +20,40 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from drivers.auth import authkeys
+from drivers.auth.authkeys import DOCKER_HUB_CREDENTIAL_KEY, normalize_key, server_url
+from drivers.auth.configjson import (
+    decode_auth,
+    field_of,
+    members,
+    merge_map,
+    parse_document,
+    plain,
+    pop_field,
+)
 from drivers.errors import ConfigError
-from drivers.reference import DOCKER_HUB, DOCKER_HUB_ALIASES
+
+__all__ = [
+    "CONFIG_FILENAME",
+    "DOCKER_HUB_CREDENTIAL_KEY",
+    "AuthEntry",
+    "DockerConfig",
+    "config_dir",
+    "decode_entry",
+    "load",
+    "normalize_key",
+    "pop_field",
+    "relocated",
+    "save",
+    "server_url",
+]
 
 CONFIG_FILENAME = "config.json"
-# The key under which docker writes Docker Hub's credentials (and passes to helpers).
-DOCKER_HUB_CREDENTIAL_KEY = "https://index.docker.io/v1/"
-
-# The fields of an `auths` entry that hold credentials. Go's encoding/json matches object keys
-# case-insensitively, so Docker accepts `IdentityToken` as well as `identitytoken`; so do we.
-_CREDENTIAL_FIELDS = frozenset({"auth", "username", "password", "identitytoken", "registrytoken"})
+# The fields of an `auths` entry that hold credentials (docker's AuthConfig, which also has
+# `email` and `serveraddress`; those are kept as they are).
+_CREDENTIAL_FIELDS = ("auth", "username", "password", "identitytoken", "registrytoken")
+# The top-level fields portside reads and writes; every other key is kept as it is.
+_AUTHS, _HELPERS, _STORE = "auths", "credHelpers", "credsStore"
 _HINT_FIX_FILE = "fix or remove {path}, or point --docker-config at another directory"
 
 
@@ -52,29 +75,6 @@ def config_dir(
         if candidate is not None and os.fspath(candidate) != "":
             return Path(os.fspath(candidate)).expanduser()
     return Path("~/.docker").expanduser()
-
-
-def normalize_key(key: str) -> str:
-    """An `auths`/`credHelpers` key or a registry host, reduced to a comparable host.
-
-    `https://localhost:5000`, `localhost:5000/v2/` and `LOCALHOST:5000` all give
-    `localhost:5000`; every Docker Hub alias (`https://index.docker.io/v1/` included) gives
-    `docker.io`. This mirrors the docker CLI's `ConvertToHostname`, plus lower-casing.
-    """
-    host = key.strip()
-    lowered = host.lower()
-    for scheme in ("https://", "http://"):
-        if lowered.startswith(scheme):
-            host = host[len(scheme) :]
-            break
-    host = host.split("/", 1)[0].lower()
-    return DOCKER_HUB if host in DOCKER_HUB_ALIASES else host
-
-
-def server_url(registry: str) -> str:
-    """The key Docker uses for a registry in `auths` and passes to credential helpers."""
-    host = normalize_key(registry)
-    return DOCKER_HUB_CREDENTIAL_KEY if host == DOCKER_HUB else host
 
 
 @dataclass(frozen=True)
@@ -107,30 +107,21 @@ class DockerConfig:
     def path(self) -> Path:
         return self.directory / CONFIG_FILENAME
 
-    def find_auth(self, registry: str) -> tuple[str, AuthEntry] | None:
-        """The `auths` entry for a registry as (key, entry), or None.
-
-        An exact key wins (the registry as given, then Docker's key for it), then the first key
-        in file order that normalises to the same host.
-        """
-        for exact in (registry, server_url(registry)):
-            if exact in self.auths:
-                return exact, self.auths[exact]
-        host = normalize_key(registry)
-        for key, entry in self.auths.items():
-            if normalize_key(key) == host:
-                return key, entry
-        return None
+    def find_auth(
+        self, registry: str, repository: str | None = None
+    ) -> tuple[str, AuthEntry] | None:
+        """The `auths` entry for a repository path on a registry (or for the registry alone)
+        as (key, entry), or None: the most specific namespaced key, then the host's key
+        (`drivers.auth.authkeys`)."""
+        return authkeys.find(self.auths, registry, repository)
 
     def cred_helper(self, registry: str) -> str | None:
-        """The `credHelpers` entry for a registry (exact key first), ignoring `credsStore`."""
-        if registry in self.cred_helpers:
+        """The `credHelpers` entry for a registry (exact key first), ignoring `credsStore`.
+        Helpers serve whole hosts: a namespaced `credHelpers` key is never used."""
+        if registry in self.cred_helpers and not authkeys.parse_key(registry).namespace:
             return self.cred_helpers[registry]
-        host = normalize_key(registry)
-        for key, name in self.cred_helpers.items():
-            if normalize_key(key) == host:
-                return name
-        return None
+        keys = authkeys.host_keys(self.cred_helpers, registry)
+        return self.cred_helpers[keys[0]] if keys else None
 
     def helper_for(self, registry: str) -> str | None:
         """The credential helper name for a registry: `credHelpers[host]`, else `credsStore`."""
@@ -139,16 +130,24 @@ class DockerConfig:
     def set_auth(self, registry: str, username: str, password: str) -> None:
         """Store username and password in `auths` under Docker's key for the registry.
 
-        Any other key that names the same host (`https://host`, `host/v2/`) is removed, so
-        exactly one entry is left for it.
+        Every other key that names the whole host (`https://host`, `host/v2/`) is removed, so
+        exactly one host entry is left; namespaced keys (`host/ns/app`) are kept.
         """
         self.remove_auth(registry)
         self.auths[server_url(registry)] = AuthEntry(username=username, password=password)
 
+    def replace_entry(self, key: str, entry: AuthEntry) -> None:
+        """Put `entry` under `key` as written, removing every other key that serves the same
+        host (for a host key) or the same repository namespace (for a namespaced key)."""
+        serves = authkeys.parse_key(key)
+        for other in [k for k in self.auths if authkeys.parse_key(k) == serves]:
+            del self.auths[other]
+        self.auths[key] = entry
+
     def remove_auth(self, registry: str) -> bool:
-        """Remove every `auths` key that names the registry's host. True if any was removed."""
-        host = normalize_key(registry)
-        doomed = [key for key in self.auths if normalize_key(key) == host]
+        """Remove every `auths` key that names the whole registry host (namespaced keys stay).
+        True if any was removed."""
+        doomed = authkeys.host_keys(self.auths, registry)
         for key in doomed:
             del self.auths[key]
         return bool(doomed)
@@ -156,6 +155,9 @@ class DockerConfig:
 
 def load(directory: Path) -> DockerConfig:
     """Read `directory/config.json`. A missing (or empty) file gives an empty config.
+
+    Keys are matched as docker's Go decoder matches them (`drivers.auth.configjson`): `Auths`
+    fills `auths`, two spellings of a map merge, the last string wins.
 
     Raises ConfigError for a file that cannot be read, is not JSON (with line and column), has
     the wrong shape, or holds an `auth` value that is not base64 of `user:password` (naming the
@@ -174,65 +176,63 @@ def load(directory: Path) -> DockerConfig:
         raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}", hint=hint) from None
     if not text.strip():
         return DockerConfig(directory=directory)
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as exc:
-        # exc.msg is the parser's description ("Expecting ',' delimiter"), never file content.
-        raise ConfigError(
-            f"{path}: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}",
-            hint=hint,
-        ) from None
+    doc = parse_document(text, str(path), hint)
     if not isinstance(doc, dict):
         raise ConfigError(f"{path}: the document is not a JSON object", hint=hint)
 
+    raw: dict[str, Any] = {}
+    for name, value in members(doc):
+        known = field_of(name, (_AUTHS, _HELPERS, _STORE))
+        if known is None:
+            raw[name] = plain(value)
+        elif known == _STORE:
+            if value is not None and not isinstance(value, str):
+                raise ConfigError(f"{path}: credsStore is not a string", hint=hint)
+            raw.setdefault(_STORE, None)
+            raw[_STORE] = value if value is not None else raw[_STORE]
+        else:
+            merge_map(raw.setdefault(known, {}), value, f"{path}: {known}", hint)
+    if raw.get(_STORE) is None:
+        raw.pop(_STORE, None)
     auths = {
-        key: _decode_entry(path, key, value)
-        for key, value in _object(path, doc, "auths", hint).items()
+        key: decode_entry(value, where=f"{path}: auths[{key!r}]", hint=hint)
+        for key, value in raw.get(_AUTHS, {}).items()
     }
     cred_helpers: dict[str, str] = {}
-    for key, name in _object(path, doc, "credHelpers", hint).items():
+    for key, name in raw.get(_HELPERS, {}).items():
         if not isinstance(name, str):
             raise ConfigError(f"{path}: credHelpers[{key!r}] is not a string", hint=hint)
         cred_helpers[key] = name
-    creds_store = doc.get("credsStore")
-    if creds_store is not None and not isinstance(creds_store, str):
-        raise ConfigError(f"{path}: credsStore is not a string", hint=hint)
     return DockerConfig(
         directory=directory,
         auths=auths,
         cred_helpers=cred_helpers,
-        creds_store=creds_store or None,
-        raw=doc,
+        creds_store=raw.get(_STORE) or None,
+        raw=raw,
     )
 
 
-def _object(path: Path, doc: dict[str, Any], name: str, hint: str) -> dict[str, Any]:
-    value = doc.get(name)
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise ConfigError(f"{path}: {name} is not a JSON object", hint=hint)
-    return value
-
-
-def _decode_entry(path: Path, key: str, value: Any) -> AuthEntry:
-    hint = _HINT_FIX_FILE.format(path=path)
+def decode_entry(value: Any, *, where: str, hint: str) -> AuthEntry:
+    """One `auths` entry as docker's AuthConfig reads it. `where` names it in errors
+    (`FILE: auths['KEY']`); a non-empty `auth` overrides `username`/`password`, as in docker."""
     if value is None:
         return AuthEntry()
     if not isinstance(value, dict):
-        raise ConfigError(f"{path}: auths[{key!r}] is not a JSON object", hint=hint)
+        raise ConfigError(f"{where} is not a JSON object", hint=hint)
     fields: dict[str, str] = {}
-    for name, item in value.items():
-        lowered = name.lower()
-        if lowered not in _CREDENTIAL_FIELDS or item is None:
-            continue
+    for name, item in members(value):
+        known = field_of(name, _CREDENTIAL_FIELDS)
+        if known is None or item is None:
+            continue  # Go: null leaves the field as it was
         if not isinstance(item, str):
-            raise ConfigError(f"{path}: auths[{key!r}].{name} is not a string", hint=hint)
-        fields[lowered] = item
+            raise ConfigError(f"{where}.{name} is not a string", hint=hint)
+        fields[known] = item
     username, password = fields.get("username", ""), fields.get("password", "")
     if fields.get("auth", "").strip():
-        # As in the docker CLI, a non-empty `auth` overrides `username`/`password`.
-        username, password = _decode_auth(path, key, fields["auth"])
+        try:
+            username, password = decode_auth(fields["auth"])
+        except ValueError as exc:
+            raise ConfigError(f"{where}.auth {exc}", hint=_login_hint(where)) from None
     return AuthEntry(
         username=username,
         password=password,
@@ -241,29 +241,16 @@ def _decode_entry(path: Path, key: str, value: Any) -> AuthEntry:
     )
 
 
-def _decode_auth(path: Path, key: str, value: str) -> tuple[str, str]:
-    hint = f"log in again (portside or docker login) or fix auths[{key!r}] in {path}"
-    data = value.strip()
-    # Some writers drop the base64 padding; the docker CLI's decoder would reject those, we
-    # accept them.
-    data += "=" * (-len(data) % 4)
-    try:
-        decoded = base64.b64decode(data, validate=True).decode("utf-8")
-    except (binascii.Error, ValueError):
-        raise ConfigError(f"{path}: auths[{key!r}].auth is not valid base64", hint=hint) from None
-    username, sep, password = decoded.partition(":")
-    if not sep:
-        raise ConfigError(
-            f"{path}: auths[{key!r}].auth does not decode to 'username:password'", hint=hint
-        )
-    return username, password
+def _login_hint(where: str) -> str:
+    file, _, key = where.partition(": ")
+    return f"log in again (portside or docker login) or fix {key} in {file}"
 
 
 def _encode_entry(entry: AuthEntry, previous: Any) -> dict[str, Any]:
     """An `auths` entry in Docker's form, keeping non-credential fields of the old entry."""
     out: dict[str, Any] = {}
     if isinstance(previous, dict):
-        out = {k: v for k, v in previous.items() if k.lower() not in _CREDENTIAL_FIELDS}
+        out = {k: v for k, v in previous.items() if field_of(k, _CREDENTIAL_FIELDS) is None}
     if entry.username or entry.password:
         pair = f"{entry.username}:{entry.password}".encode()
         out["auth"] = base64.b64encode(pair).decode("ascii")
@@ -281,18 +268,21 @@ def save(config: DockerConfig) -> None:
     and non-credential fields of `auths` entries are kept. If `config.json` is a symlink, its
     target is replaced, as the docker CLI does.
     """
-    old_auths = config.raw.get("auths")
+    old_auths = config.raw.get(_AUTHS)
     old_auths = old_auths if isinstance(old_auths, dict) else {}
-    doc: dict[str, Any] = dict(config.raw)
-    doc["auths"] = {
+    # Docker's own spelling of its fields, once (another spelling would be read again, and
+    # merged, on the next load); every other key as it was.
+    ours = (_AUTHS, _HELPERS, _STORE)
+    doc = {k: v for k, v in config.raw.items() if field_of(k, ours) in (None, k)}
+    doc[_AUTHS] = {
         key: _encode_entry(entry, old_auths.get(key)) for key, entry in config.auths.items()
     }
-    if config.cred_helpers or "credHelpers" in doc:
-        doc["credHelpers"] = dict(config.cred_helpers)
+    if config.cred_helpers or _HELPERS in doc:
+        doc[_HELPERS] = dict(config.cred_helpers)
     if config.creds_store:
-        doc["credsStore"] = config.creds_store
+        doc[_STORE] = config.creds_store
     else:
-        doc.pop("credsStore", None)
+        doc.pop(_STORE, None)
     payload = json.dumps(doc, indent="\t") + "\n"
 
     target = config.path

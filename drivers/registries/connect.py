@@ -60,7 +60,9 @@ def connect(registry: str, options: RegistryOptions) -> Connection:
     log.debug("%s: the %s implementation serves it (%s)", name, spec.name, found.reason)
     if credential.is_anonymous and spec.login is not None and options.credentials is None:
         credential = resolve_factory(spec.login)().resolve(name)
-    auth = RegistryChallengeAuth(name, credential)
+    # The registry's credential, and per repository its own (a namespaced `auths` key) from
+    # the same source.
+    auth = RegistryChallengeAuth(name, credential, repositories=source)
     if ping is not None:
         auth.expect(header(ping, "WWW-Authenticate"))
     client = DistributionClient(transport.with_auth(auth), ping=ping)

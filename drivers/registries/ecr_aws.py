@@ -82,7 +82,7 @@ class EcrLogin:
     then says how to log in.
     """
 
-    def resolve(self, registry: str) -> Credential:
+    def resolve(self, registry: str, repository: str | None = None) -> Credential:
         try:
             account, region, fips = parse_host(registry)
         except InvalidInput:

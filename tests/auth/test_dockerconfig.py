@@ -202,7 +202,8 @@ def test_find_auth_prefers_exact_key(tmp_path: Path) -> None:
     config = load(tmp_path)
     assert config.find_auth("localhost:5000") == ("localhost:5000", AuthEntry("exact", "2"))
     assert config.find_auth("https://localhost:5000")[1].username == "scheme"  # type: ignore[index]
-    assert config.find_auth("docker.io")[1].username == "alias"  # type: ignore[index]
+    # docker's own key for Docker Hub wins over the name asked for (issue 13).
+    assert config.find_auth("docker.io")[1].username == "hubkey"  # type: ignore[index]
     assert config.find_auth("index.docker.io")[1].username == "hubkey"  # type: ignore[index]
     assert config.find_auth("other.example") is None
 
