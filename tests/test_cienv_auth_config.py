@@ -291,7 +291,11 @@ JOB_SHELLS = {
     "bash-eval-quoted": (BASH, 'eval "$(portside ci-env gitlab)"', POSIX_STATE),
     "bash-dot-file": (BASH, '. "$(portside ci-env gitlab --as-file)"', POSIX_STATE),
     "dash-eval-unquoted": (("dash", "-e"), "eval $(portside ci-env gitlab)", POSIX_STATE),
-    "fish-eval": (("fish", "--no-config"), "eval (portside ci-env gitlab --shell fish)", FISH_STATE),
+    "fish-eval": (
+        ("fish", "--no-config"),
+        "eval (portside ci-env gitlab --shell fish)",
+        FISH_STATE,
+    ),
 }
 
 

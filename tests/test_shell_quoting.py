@@ -228,7 +228,9 @@ def test_render_round_trip_property_posix(tmp_path, values):
     names = [f"V{i}" for i in range(len(values))]
     for shell in ("bash", "dash"):
         for form in ("eval-unquoted", "eval-quoted"):
-            got = read_back(script, SH_SHELLS[shell], [*names, "GONE"], tmp_path, env=GONE_SET, form=form)
+            got = read_back(
+                script, SH_SHELLS[shell], [*names, "GONE"], tmp_path, env=GONE_SET, form=form
+            )
             assert [got[n] for n in names] == _values(values), (shell, form)
             assert got["GONE"] is None, (shell, form)
 
