@@ -2,8 +2,12 @@
 the job config (podman, skopeo and buildah through REGISTRY_AUTH_FILE or DOCKER_CONFIG, docker
 before 28.3) see its entries.
 
-Tested as users run it: `eval $(portside ci-env gitlab)` in a GitLab-like job whose
-DOCKER_AUTH_CONFIG names the test bed's htpasswd registry, then skopeo pointed at the job config.
+When the variable names a CI registry, docker ≥ 28.3 and portside would take it over the job's
+login (docker/cli#6156), so the printed script unsets it; `KEY=VALUE` output never empties it.
+
+Tested as users run it: `eval $(portside ci-env gitlab)` (and the other forms, in bash, dash and
+fish) in a GitLab-like job whose DOCKER_AUTH_CONFIG names the test bed's registries, then
+portside and skopeo in that shell.
 """
 
 from __future__ import annotations
