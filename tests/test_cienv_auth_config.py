@@ -207,6 +207,21 @@ def test_a_broken_docker_auth_config_stops_ci_env(capsys, ci):
     assert ci.job_dirs() == []
 
 
+def job_env(
+    tmp_path: Path, ci_registry, repo: str, **extra: str
+) -> tuple[dict[str, str], Path, Path]:
+    """A GitLab-like job on `ci_registry`: its environment, and the user's (empty) Docker config
+    directory and HOME."""
+    source = tmp_path / "user-docker"
+    source.mkdir()
+    home = tmp_path / "home"
+    home.mkdir()
+    env = gitlab_env(
+        ci_registry, repo, source, HOME=str(home), PORTSIDE_TMP_DIR=str(tmp_path), **extra
+    )
+    return env, source, home
+
+
 def test_skopeo_in_the_job_authenticates_with_the_carried_entries(
     registry_token, registry_htpasswd, unique_repo, tmp_path, require_skopeo
 ):
@@ -214,24 +229,18 @@ def test_skopeo_in_the_job_authenticates_with_the_carried_entries(
     htpasswd registry's credentials, and the user's own config a wrong password for it."""
     seed(registry_token, unique_repo, "ci")
     seed(registry_htpasswd, unique_repo, "private")
-    source = tmp_path / "user-docker"
-    source.mkdir()
-    (source / "config.json").write_text(
-        json.dumps({"auths": {registry_htpasswd.host: auth(CANARY_USER, WRONG)}})
-    )
-    before = (source / "config.json").read_bytes()
-    home = tmp_path / "home"
-    home.mkdir()
-    env = gitlab_env(
+    env, source, home = job_env(
+        tmp_path,
         registry_token,
         unique_repo,
-        source,
-        HOME=str(home),
-        PORTSIDE_TMP_DIR=str(tmp_path),
         DOCKER_AUTH_CONFIG=docker_auth_config(
             {registry_htpasswd.host: auth(CANARY_USER, CANARY_PASSWORD)}
         ),
     )
+    (source / "config.json").write_text(
+        json.dumps({"auths": {registry_htpasswd.host: auth(CANARY_USER, WRONG)}})
+    )
+    before = (source / "config.json").read_bytes()
     private = f"docker://{registry_htpasswd.host}/{unique_repo}:private"
     ci_image = f"docker://{registry_token.host}/{unique_repo}:ci"
     script = (
@@ -303,67 +312,49 @@ JOB_SHELLS = {
 }
 
 
-def run_job_shell(
-    form: str, entries: dict[str, dict[str, str]], ci_registry, other_registry, repo, tmp_path
-):
-    seed(ci_registry, repo, "ci")
-    seed(other_registry, repo, "other")
-    source = tmp_path / "user-docker"
-    source.mkdir()
-    home = tmp_path / "home"
-    home.mkdir()
-    value = docker_auth_config(entries)
-    env = gitlab_env(
-        ci_registry,
-        repo,
-        source,
-        HOME=str(home),
-        PORTSIDE_TMP_DIR=str(tmp_path),
-        DOCKER_AUTH_CONFIG=value,
-        ORIGINAL_AUTH_CONFIG=value,
-        OTHER_REPO=f"{other_registry.host}/{repo}",
-    )
-    shell, line, state = JOB_SHELLS[form]
-    result = in_job(f"{line}\n{state}\n{TOOLS}", env, tmp_path, shell=shell)
-    assert result.returncode == 0, result.stderr
-    assert CANARY_PASSWORD not in result.stdout + result.stderr
-    return result
+# What DOCKER_AUTH_CONFIG names besides the other registry -> what the job shell then shows:
+# the variable's state, and the control (the job's repository with the variable as it was).
+CASES = {
+    "ci-registry": ("unset", "refused"),  # a deploy token for CI_REGISTRY: used, if not unset
+    "other-host-only": ("kept", "ok"),  # shadows nothing: testcontainers and others read it
+}
 
 
 @pytest.mark.parametrize("form", JOB_SHELLS)
-def test_a_deploy_token_for_ci_registry_is_unset_in_the_job_shell(
-    registry_htpasswd, registry_token, unique_repo, tmp_path, require_skopeo, form
+@pytest.mark.parametrize("case", CASES)
+def test_the_job_shell_after_the_eval_line(
+    registry_htpasswd, registry_token, unique_repo, tmp_path, require_skopeo, case, form
 ):
-    """CI_REGISTRY is the htpasswd registry; DOCKER_AUTH_CONFIG holds a refused (read-only)
-    credential for it, as a GitLab deploy token for private job images, and the credentials of
-    another registry. After the eval'ed line the variable is gone, every tool uses the job's
-    login, and the other registry's entry still works (from the job's config)."""
-    entries = {
-        registry_htpasswd.host: auth(CANARY_USER, WRONG),
-        registry_token.host: auth(CANARY_USER, CANARY_PASSWORD),
-    }
-    result = run_job_shell(form, entries, registry_htpasswd, registry_token, unique_repo, tmp_path)
-    assert result.stdout.splitlines() == [
-        "auth-config=unset",
-        "ci",
-        "skopeo=ok",
-        "other",
-        "with-original=refused",  # the control: with the variable, the deploy token is used
-    ]
-    assert "DOCKER_AUTH_CONFIG" in result.stderr and WRONG not in result.stderr
-
-
-@pytest.mark.parametrize("form", ["bash-eval-unquoted", "dash-eval-unquoted", "fish-eval"])
-def test_a_variable_naming_only_another_host_stays_set_in_the_job_shell(
-    registry_htpasswd, registry_token, unique_repo, tmp_path, require_skopeo, form
-):
+    """CI_REGISTRY is the htpasswd registry. DOCKER_AUTH_CONFIG holds the token registry's
+    credentials, and in the first case also a refused (read-only) one for CI_REGISTRY, as a
+    GitLab deploy token for private job images. After the eval'ed line every tool in that shell
+    uses the job's login, the other registry's entry still works, and the variable is gone only
+    when it named CI_REGISTRY."""
+    seed(registry_htpasswd, unique_repo, "ci")
+    seed(registry_token, unique_repo, "other")
     entries = {registry_token.host: auth(CANARY_USER, CANARY_PASSWORD)}
-    result = run_job_shell(form, entries, registry_htpasswd, registry_token, unique_repo, tmp_path)
+    if case == "ci-registry":
+        entries[registry_htpasswd.host] = auth(CANARY_USER, WRONG)
+    value = docker_auth_config(entries)
+    env, _, _ = job_env(
+        tmp_path,
+        registry_htpasswd,
+        unique_repo,
+        DOCKER_AUTH_CONFIG=value,
+        ORIGINAL_AUTH_CONFIG=value,
+        OTHER_REPO=f"{registry_token.host}/{unique_repo}",
+    )
+    shell, line, show_state = JOB_SHELLS[form]
+    result = in_job(f"{line}\n{show_state}\n{TOOLS}", env, tmp_path, shell=shell)
+    assert result.returncode == 0, result.stderr
+    state, control = CASES[case]
     assert result.stdout.splitlines() == [
-        "auth-config=kept",
+        f"auth-config={state}",
         "ci",
         "skopeo=ok",
         "other",
-        "with-original=ok",
+        f"with-original={control}",
     ]
-    assert "DOCKER_AUTH_CONFIG" not in result.stderr
+    assert ("DOCKER_AUTH_CONFIG" in result.stderr) == (case == "ci-registry"), result.stderr
+    assert CANARY_PASSWORD not in result.stdout + result.stderr
+    assert WRONG not in result.stderr
