@@ -9,7 +9,8 @@ Steps, in order (nothing is created until every check has passed):
    refused: exit 3. This is the only network I/O ci-env does;
 4. make the job directory (ci_env.jobdir), copy the source into it, write its `config.json`
    with the CI credentials (through drivers.auth.dockerconfig, mode 0600, atomically);
-5. print the exports (ci_env.shell), and on GitHub append them to `$GITHUB_ENV`.
+5. print the exports (ci_env.shell), and on GitHub append them to `$GITHUB_ENV`; the script
+   also unsets a DOCKER_AUTH_CONFIG that names a CI registry (`shadowed_hosts`).
 
 If anything fails after the directory was made, it is removed again; whatever fails, the
 caller (`ci_env.cienv_options`) prints a script that stops the evaluating shell instead
@@ -26,7 +27,7 @@ from pathlib import Path
 
 from ci_env import jobdir
 from ci_env.cienv_options import CiEnvArgs
-from ci_env.shell import Export, Kept, Line, is_safe, render_env_file, render_script
+from ci_env.shell import Export, Kept, Line, Unset, is_safe, render_env_file, render_script
 from drivers.auth import authkeys, dockerconfig
 from drivers.auth.envconfig import ENV_VARIABLE, env_auths
 from drivers.errors import InvalidInput, PortsideError
@@ -134,6 +135,9 @@ def _populate(
     directory = made[0]
     jobdir.copy_tree(source, directory)
     lines = exports(job, directory, env)
+    shadowed = shadowed_hosts(carried, job, login=args.login)
+    if shadowed:
+        lines.append(Unset(ENV_VARIABLE))
     target = _destination(args, made, job)
     if args.as_env_file:
         text = render_env_file(lines)
@@ -153,7 +157,10 @@ def _populate(
     for line in lines:
         if isinstance(line, Kept):
             sys.stderr.write(f"portside: {line.name} is already set; kept\n")
-    _note_shadowed_logins(carried, job, login=args.login)
+    if shadowed:
+        _note_unset(
+            shadowed, env_file=args.as_env_file, github_env=bool(github and env.get("GITHUB_ENV"))
+        )
     if target:
         write_private(target, text)
     if github:
@@ -244,18 +251,44 @@ def write_config(
     dockerconfig.save(isolated)
 
 
-def _note_shadowed_logins(
+def shadowed_hosts(
     carried: Mapping[str, dockerconfig.AuthEntry], job: CiJob, *, login: bool
-) -> None:
-    """docker ≥ 28.3 (and portside, which reads the variable as docker does) take a
-    DOCKER_AUTH_CONFIG entry over the job's login in config.json (docker/cli#6156): say so."""
+) -> list[str]:
+    """The CI registries that DOCKER_AUTH_CONFIG names (under any key for the host), when ci-env
+    logs into them.
+
+    docker ≥ 28.3 (and portside, which reads the variable as docker does) take its entry over the
+    job's login in config.json (docker/cli#6156): a GitLab deploy token kept there for private
+    job images would serve `docker push $CI_REGISTRY_IMAGE`. Every entry is in the job's config
+    by then (`write_config`), so the script unsets the variable and loses nothing. One that names
+    no CI registry shadows nothing and stays: testcontainers and others read it.
+    """
+    if not login:
+        return []
     named = {_host(key) for key in carried}
-    for host in sorted({_host(item.registry) for item in job.logins} & named if login else ()):
+    return sorted({_host(item.registry) for item in job.logins} & named)
+
+
+def _note_unset(hosts: list[str], *, env_file: bool, github_env: bool) -> None:
+    """Say what happens to DOCKER_AUTH_CONFIG (never its content), and what to do where it
+    cannot be unset: `KEY=VALUE` lines (an empty value is not unset, and a dotenv report passes
+    it on to later jobs, whose private images GitLab's runner pulls with it) and `$GITHUB_ENV`."""
+    named = (
+        f"{ENV_VARIABLE} names {', '.join(hosts)}, which docker ≥ 28.3 and portside would use "
+        "before the job's login"
+    )
+    if env_file:
         sys.stderr.write(
-            f"portside: note: {ENV_VARIABLE} also holds credentials for {host}, and docker ≥ 28.3 "
-            "and portside use them before the job's login;\n"
-            f"portside: note: its entries are in the job's config, so `unset {ENV_VARIABLE}` "
-            "after ci-env makes every tool use the job's login\n"
+            f"portside: note: {named}; KEY=VALUE lines cannot unset it (an empty one would reach "
+            f"later jobs): run `unset {ENV_VARIABLE}` in the scripts that use these variables "
+            "(its entries are in the job's config)\n"
+        )
+    else:
+        sys.stderr.write(f"portside: {named}; unset (its entries are in the job's config)\n")
+    if github_env:
+        sys.stderr.write(
+            f"portside: note: later steps still get {ENV_VARIABLE} ($GITHUB_ENV cannot unset a "
+            f"variable): run `unset {ENV_VARIABLE}` in them too\n"
         )
 
 

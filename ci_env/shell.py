@@ -1,5 +1,9 @@
 """The exports ci-env prints, as a script for sh, fish or PowerShell, or as `KEY=VALUE` lines.
 
+A script sets each Export and removes each Unset: `unset NAME;` (sh), `set -e -g NAME;` (fish:
+the global that an inherited variable is, never a universal one), `$env:NAME = $null`
+(PowerShell: `''` no longer removes it since 7.5). `KEY=VALUE` lines cannot remove a variable.
+
 Every value reads back byte for byte in the shell that evaluates the script, and nothing in a
 value can run, whichever way the script is evaluated.
 
@@ -70,7 +74,13 @@ class Kept(NamedTuple):
     name: str
 
 
-Line = Export | Kept
+class Unset(NamedTuple):
+    """Remove `name` from the environment of the shell that evaluates the script."""
+
+    name: str
+
+
+Line = Export | Kept | Unset
 
 
 def is_safe(text: str) -> bool:
@@ -128,20 +138,27 @@ def _assign_powershell(name: str, value: str) -> str:
 
 
 _ASSIGN = {"sh": _assign_sh, "fish": _assign_fish, "powershell": _assign_powershell}
+_UNSET = {"sh": "unset {};", "fish": "set -e -g {};", "powershell": "$env:{} = $null"}
 SHELLS = tuple(_ASSIGN)
 
 
+def _statement(line: Export | Unset, shell: str) -> str:
+    if isinstance(line, Unset):
+        return _UNSET[shell].format(_check_name(line.name))
+    return _ASSIGN[shell](_check_name(line.name), line.value)
+
+
 def render_script(lines: Sequence[Line], shell: str = "sh", *, header: str = "") -> str:
-    """The script that sets every Export, for `shell` (Kept names are left out).
+    """The script that sets every Export and removes every Unset, in order, for `shell` (Kept
+    names are left out).
 
     `header` becomes a first comment line: only for a script that is sourced from a file,
     never for one printed to be evaluated (see the module's docstring).
     """
-    assign = _ASSIGN.get(shell)
-    if assign is None:
+    if shell not in _ASSIGN:
         raise InvalidInput(f"unknown shell {shell!r}", hint="use one of: " + ", ".join(SHELLS))
     out = [f"# {header}"] if header and "\n" not in header and "\r" not in header else []
-    out += [assign(_check_name(e.name), e.value) for e in lines if isinstance(e, Export)]
+    out += [_statement(line, shell) for line in lines if not isinstance(line, Kept)]
     return "".join(f"{text}\n" for text in out)
 
 
@@ -168,13 +185,16 @@ def env_file_problem(value: str) -> str | None:
 
 
 def render_env_file(lines: Sequence[Line]) -> str:
-    """`KEY=VALUE` lines for the Exports (the format has no comments, so Kept names are left out).
+    """`KEY=VALUE` lines for the Exports. The format has no comments, so Kept names are left
+    out, and no way to remove a variable, so Unset ones are too: `NAME=` is not the same (GitLab
+    passes an empty value on to later jobs, and its runner reads some of them, such as
+    DOCKER_AUTH_CONFIG, to pull their images).
 
     Raises InvalidInput naming the variable when a value cannot be written.
     """
     out: list[str] = []
     for line in lines:
-        if isinstance(line, Kept):
+        if not isinstance(line, Export):
             continue
         name = _check_name(line.name)
         problem = env_file_problem(line.value)

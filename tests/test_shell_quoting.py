@@ -21,7 +21,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ci_env import jobdir
-from ci_env.shell import Export, quote_powershell, render_script
+from ci_env.shell import Export, Line, Unset, quote_powershell, render_script
+from drivers.errors import InvalidInput
 from tests.cienv_support import (
     FISH_FORMS,
     GITLAB_JOB,
@@ -103,9 +104,13 @@ def weird_tmp_dir(tmp_path: Path, canary: Path) -> Path:
     return base
 
 
+# DOCKER_AUTH_CONFIG naming CI_REGISTRY (in another spelling of its key): ci-env unsets it.
+SHADOWING_AUTH_CONFIG = '{"auths": {"https://REGISTRY.example:5000/v2/": {"auth": "ZDpw"}}}'
+
+
 def job_environ(values: list[bytes], base: Path, source: Path, job_id: str) -> dict[str, str]:
     slots = dict(zip(SLOTS, map(os.fsdecode, values), strict=False))
-    job = {**GITLAB_JOB, "CI_JOB_ID": job_id, **slots}
+    job = {**GITLAB_JOB, "CI_JOB_ID": job_id, "DOCKER_AUTH_CONFIG": SHADOWING_AUTH_CONFIG, **slots}
     return {**clean_environ(DOCKER_CONFIG=str(source), PORTSIDE_TMP_DIR=str(base)), **job}
 
 
@@ -117,9 +122,10 @@ def check(got: dict[str, bytes | None] | None, values: list[bytes], base: Path) 
     assert docker_config is not None
     assert Path(docker_config.decode("utf-8", "surrogateescape")).parent == base
     assert got["REGISTRY_AUTH_FILE"] == docker_config + b"/config.json"
+    assert got["DOCKER_AUTH_CONFIG"] is None  # unset: it named CI_REGISTRY
 
 
-NAMES = [*SLOTS.values(), "DOCKER_CONFIG", "REGISTRY_AUTH_FILE"]
+NAMES = [*SLOTS.values(), "DOCKER_CONFIG", "REGISTRY_AUTH_FILE", "DOCKER_AUTH_CONFIG"]
 
 
 def round_trip(tmp_path: Path, shell: list[str], line: str, *, fish: bool = False) -> None:
@@ -200,8 +206,13 @@ value_text = st.text(
 value_lists = st.lists(value_text, min_size=1, max_size=8)
 
 
-def _exports(values: list[str]) -> list[Export]:
-    return [Export(f"V{i}", v) for i, v in enumerate(values)]
+def _lines(values: list[str]) -> list[Line]:
+    """One Export per value, with an Unset of GONE (set in the shell's environment) among them."""
+    exports: list[Line] = [Export(f"V{i}", v) for i, v in enumerate(values)]
+    return [*exports[:1], Unset("GONE"), *exports[1:]]
+
+
+GONE_SET = clean_environ(GONE="set before; the script unsets it")
 
 
 def _values(values: list[str]) -> list[bytes]:
@@ -213,12 +224,15 @@ def _values(values: list[str]) -> list[bytes]:
 )
 @given(values=value_lists)
 def test_render_round_trip_property_posix(tmp_path, values):
-    script = render_script(_exports(values), "sh").encode("utf-8", "surrogateescape")
+    script = render_script(_lines(values), "sh").encode("utf-8", "surrogateescape")
     names = [f"V{i}" for i in range(len(values))]
     for shell in ("bash", "dash"):
         for form in ("eval-unquoted", "eval-quoted"):
-            got = read_back(script, SH_SHELLS[shell], names, tmp_path, form=form)
+            got = read_back(
+                script, SH_SHELLS[shell], [*names, "GONE"], tmp_path, env=GONE_SET, form=form
+            )
             assert [got[n] for n in names] == _values(values), (shell, form)
+            assert got["GONE"] is None, (shell, form)
 
 
 @settings(
@@ -226,11 +240,14 @@ def test_render_round_trip_property_posix(tmp_path, values):
 )
 @given(values=value_lists)
 def test_render_round_trip_property_fish(tmp_path, values):
-    script = render_script(_exports(values), "fish").encode("utf-8", "surrogateescape")
+    script = render_script(_lines(values), "fish").encode("utf-8", "surrogateescape")
     names = [f"V{i}" for i in range(len(values))]
     for form in ("source", "eval"):
-        got = read_back(script, FISH, names, tmp_path, dialect="fish", form=form)
+        got = read_back(
+            script, FISH, [*names, "GONE"], tmp_path, env=GONE_SET, dialect="fish", form=form
+        )
         assert [got[n] for n in names] == _values(values), form
+        assert got["GONE"] is None, form
 
 
 # -- PowerShell: the verbatim-string rule ---------------------------------------------------
@@ -265,3 +282,16 @@ def test_powershell_quoting_reads_back(value):
 def test_powershell_script_line():
     line = render_script([Export("PORTSIDE_REPO", "it's $(x)")], "powershell")
     assert line == "$env:PORTSIDE_REPO = 'it''s $(x)'\n"
+
+
+def test_powershell_unset_line():
+    # Assigning $null removes the variable in every PowerShell version; '' does not since 7.5
+    # (about_Environment_Variables).
+    assert render_script([Unset("DOCKER_AUTH_CONFIG")], "powershell") == (
+        "$env:DOCKER_AUTH_CONFIG = $null\n"
+    )
+
+
+def test_unset_names_are_checked():
+    with pytest.raises(InvalidInput):
+        render_script([Unset("NOT-A-NAME; rm -rf /")], "sh")
