@@ -102,3 +102,18 @@ def test_core_commands_run_without_any_sdk():
     done = _portside_without(",".join(SDKS), "registries", "--detect", "ghcr.io")
     assert done.returncode == 0, done.stderr
     assert "github" in done.stdout
+
+
+def test_gitlab_cleanup_without_python_gitlab_names_the_extra():
+    done = _portside_without(
+        "gitlab",
+        "cleanup",
+        "registry.gitlab.com/group/project",
+        "--keep-last",
+        "1",
+        "--dry-run",
+    )
+    assert done.returncode == 2, done.stderr
+    assert "gitlab, which is not installed" in done.stderr
+    assert "pip install 'portside[gitlab]'" in done.stderr
+    assert "Traceback" not in done.stderr
