@@ -1,6 +1,7 @@
 """python-gitlab for the `gitlab` driver: the client, its waits on 429, and its errors told
-in portside's terms. The only module that imports python-gitlab (the `[gitlab]` extra;
-connect.py stops with the pip line when it is missing).
+in portside's terms. Only the driver's modules (this one, gitlab_driver.py and
+gitlab_graphql.py) import python-gitlab, the `[gitlab]` extra; connect.py stops with the pip
+line when it is missing, before any of them is imported.
 
 * The client: `gitlab.Gitlab(url, private_token= | job_token=, session=…)` with a requests
   session that sends through portside's transport (drivers/http/requests_session.py), so
