@@ -57,6 +57,9 @@ class FakeGitLab:
     repositories: dict[int, tuple[str, int]] = field(default_factory=dict)  # id -> (path, pid)
     protected: set[tuple[str, str]] = field(default_factory=set)  # (repository path, tag)
     throttle: int = 0  # answer this many next requests with 429
+    # The headers of a 429 (GitLab sends both; python-gitlab reads Retry-After first);
+    # None: Retry-After 0 and RateLimit-Reset now.
+    throttle_headers: dict[str, str] | None = None
     graphql: bool = False  # whether POST /api/graphql answers (else 404)
     pushed: dict[tuple[str, str], dt.datetime] = field(default_factory=dict)  # publishedAt
     calls: list[Call] = field(default_factory=list)
@@ -92,7 +95,10 @@ class FakeGitLab:
         if self.throttle:
             self.throttle -= 1
             reset = str(int(time.time()))
-            return 429, {"message": "Retry later"}, {"Retry-After": "0", "RateLimit-Reset": reset}
+            headers = self.throttle_headers
+            if headers is None:
+                headers = {"Retry-After": "0", "RateLimit-Reset": reset}
+            return 429, {"message": "Retry later"}, headers
         if parts.path == "/api/graphql" and method == "POST":
             return self._graphql(json.loads(body), private)
         if private is not None and private not in self.tokens:
@@ -138,6 +144,10 @@ class FakeGitLab:
             if query.get("pagination") == ["keyset"]:
                 return self._keyset_page(tags, query, where)
             return self._offset_page(tags, query, where)
+        if len(rest) == 5 and method == "GET":
+            if rest[4] not in self.tags_of(path):
+                return message(404, "Tag Not Found")
+            return 200, self._details(path, rest[4])
         if len(rest) == 5 and method == "DELETE":
             tag = rest[4]
             if private is not None and self.tokens[private] != "developer":
@@ -183,6 +193,30 @@ class FakeGitLab:
             "hasNextPage": start + len(chunk) < len(names),
         }
         return 200, {"data": {"containerRepository": {"tags": {"nodes": nodes, "pageInfo": info}}}}
+
+    def _details(self, path: str, tag: str) -> dict:
+        """`Entities::ContainerRegistry::TagDetails`. `created_at` is the image config's
+        `created`, as GitLab reads it without the metadata database (null for an index,
+        which has no config); `revision` is the config's digest."""
+        digest = self._digest(path, tag)
+        manifest = json.loads(self._blob(digest))
+        config = (manifest.get("config") or {}).get("digest")
+        created = json.loads(self._blob(config)).get("created") if config else None
+        return {
+            "name": tag,
+            "path": f"{path}:{tag}",
+            "location": f"{self.registry.host}/{path}:{tag}",
+            "revision": config.partition(":")[2] if config else None,
+            "short_revision": config.partition(":")[2][:9] if config else None,
+            "digest": digest,
+            "created_at": created,
+            "total_size": sum(layer.get("size", 0) for layer in manifest.get("layers") or []),
+        }
+
+    def _blob(self, digest: str) -> bytes:
+        algorithm, _, hexdigest = digest.partition(":")
+        root = Path(self.registry.workdir) / "storage" / "docker/registry/v2/blobs"
+        return (root / algorithm / hexdigest[:2] / hexdigest / "data").read_bytes()
 
     def _digest(self, path: str, tag: str) -> str:
         link = self._storage(path) / "_manifests" / "tags" / tag / "current" / "link"

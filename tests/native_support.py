@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import ssl
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -26,8 +27,9 @@ Answer = Callable[[str, str, Message, bytes], tuple]
 
 
 @contextmanager
-def serve_json_api(answer: Answer) -> Iterator[str]:
-    """Serve `answer` on 127.0.0.1; yields the base URL. A 429 carries Retry-After: 0."""
+def serve_json_api(answer: Answer, tls: ssl.SSLContext | None = None) -> Iterator[str]:
+    """Serve `answer` on 127.0.0.1 (over TLS with the server context `tls`); yields the
+    base URL. A 429 carries Retry-After: 0."""
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -53,11 +55,13 @@ def serve_json_api(answer: Answer) -> Iterator[str]:
         do_GET = do_POST = do_PUT = do_DELETE = _handle
 
     server = QuietHTTPServer(("127.0.0.1", 0), Handler)
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02})
     thread.daemon = True
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
+        yield f"{'https' if tls else 'http'}://127.0.0.1:{server.server_address[1]}"
     finally:
         server.shutdown()
         server.server_close()

@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import tomllib
 
 from drivers.registries.table import SPECS
@@ -83,18 +84,19 @@ def _canonical(requirement: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def test_ecr_cleanup_without_boto3_names_the_extra():
-    done = _portside_without(
-        "boto3,botocore",
-        "cleanup",
-        "123456789012.dkr.ecr.us-east-1.amazonaws.com/app",
-        "--keep-last",
-        "1",
-        "--dry-run",
-    )
+@pytest.mark.parametrize(
+    ("blocked", "target", "missing", "extra"),
+    [
+        ("boto3,botocore", "123456789012.dkr.ecr.us-east-1.amazonaws.com/app", "boto3", "aws"),
+        ("gitlab", "registry.gitlab.com/group/project", "gitlab", "gitlab"),
+    ],
+    ids=["ecr", "gitlab"],
+)
+def test_cleanup_without_the_sdk_names_the_extra(blocked, target, missing, extra):
+    done = _portside_without(blocked, "cleanup", target, "--keep-last", "1", "--dry-run")
     assert done.returncode == 2, done.stderr
-    assert "boto3, which is not installed" in done.stderr
-    assert "pip install 'portside[aws]'" in done.stderr
+    assert f"{missing}, which is not installed" in done.stderr
+    assert f"pip install 'portside[{extra}]'" in done.stderr
     assert "Traceback" not in done.stderr
 
 

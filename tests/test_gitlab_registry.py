@@ -113,7 +113,7 @@ def test_lists_every_page(capsys, gitlab, unique_repo, keyset):
     if keyset:
         assert all(c.query["pagination"] == ["keyset"] for c in pages)
     else:
-        assert [c.query.get("page") for c in pages[1:]] == [["1"], ["2"], ["3"], ["4"]]
+        assert [c.query.get("page") for c in pages[1:]] == [None, ["2"], ["3"], ["4"]]
 
 
 def test_nested_repository_found_by_the_longest_project_prefix(capsys, gitlab, unique_repo):

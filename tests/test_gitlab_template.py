@@ -286,17 +286,19 @@ STALE = {"gone-branch", "deadbeef1"}
 
 
 def test_cleanup_dry_run_then_the_scheduled_job_by_its_trigger(
-    registry_token, unique_repo, tmp_path
+    registry_token, unique_repo, tmp_path, portside_wheel
 ):
     """Defect 5: the schedule's trigger is no option's env twin, so ci-env runs as in any job.
-    Defect 6: GitLab's clone has one branch; the job fetches the rest before the git rule."""
+    Defect 6: GitLab's clone has one branch; the job fetches the rest before the git rule.
+    The scheduled job installs portside from PORTSIDE_PIP_SPEC with the job's extra, gitlab:
+    the gitlab driver's python-gitlab comes with it."""
     project = make_project(tmp_path, registry_token, unique_repo)
     seed(registry_token, unique_repo, *sorted(LIVE | STALE))
     with gitlab_api(project, registry_token, unique_repo) as gitlab:
-        _dry_run_then_the_schedule(project, registry_token, unique_repo, gitlab)
+        _dry_run_then_the_schedule(project, registry_token, unique_repo, gitlab, portside_wheel)
 
 
-def _dry_run_then_the_schedule(project, registry_token, unique_repo, gitlab) -> None:
+def _dry_run_then_the_schedule(project, registry_token, unique_repo, gitlab, wheel) -> None:
     dry = project.run("cleanup-dry-run")
     assert passed(dry, "cleanup-dry-run"), dry.stdout + dry.stderr
     report = json.loads(
@@ -310,8 +312,11 @@ def _dry_run_then_the_schedule(project, registry_token, unique_repo, gitlab) -> 
     assert "portside-cleanup" not in project.listed()
     assert "portside-cleanup" not in project.listed(CI_PIPELINE_SOURCE="schedule")
     assert "portside-cleanup" in project.listed(**schedule)
-    real = project.run("portside-cleanup", **schedule)
+    on_path = str(project.path.parent / "bin") + os.pathsep
+    project.env["PATH"] = project.env["PATH"].replace(on_path, "")  # the job installs it
+    real = project.run("portside-cleanup", **schedule, PORTSIDE_PIP_SPEC=str(wheel))
     assert passed(real, "portside-cleanup"), real.stdout + real.stderr
+    assert "installed portside" in real.stdout and "with [gitlab]" in real.stdout
     assert registry_tags(registry_token, unique_repo) == LIVE
     # Through GitLab's API, with the job's token, one tag at a time.
     tag_deletes = [p for p in deletes(gitlab) if "portside-deletion-probe" not in p]

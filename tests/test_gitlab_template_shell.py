@@ -111,3 +111,43 @@ def test_cleanup_job_gets_git_on_an_image_without_it(tmp_path):
     done = _sh([str(shutil.which("dash"))], before, {**env, "CI_JOB_ID": "9"})
     assert done.returncode == 2
     assert "the cleanup job needs git (for the git keep rule)" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("spec", "extras", "installed"),
+    [
+        ("portside==0.1.0", "gitlab", "portside[gitlab]==0.1.0"),
+        ("git+https://gitlab.example.test/t/portside.git@v1", "gitlab",
+         "portside[gitlab] @ git+https://gitlab.example.test/t/portside.git@v1"),
+        ("/wheels/portside-0.1.0-py3-none-any.whl", "gitlab",
+         "/wheels/portside-0.1.0-py3-none-any.whl[gitlab]"),
+        ("portside[gitlab,socks]>=0.1", "gitlab", "portside[gitlab,socks]>=0.1"),
+        ("portside==0.1.0", "", "portside==0.1.0"),
+    ],
+)  # fmt: skip
+def test_install_step_adds_the_jobs_extras_to_the_spec(tmp_path, spec, extras, installed):
+    """The cleanup job's gitlab driver needs python-gitlab: PORTSIDE_PIP_EXTRAS (the cleanup
+    job sets gitlab) goes on the spec in the form pip reads for each kind of spec."""
+    bin_dir, calls = tmp_path / "bin", tmp_path / "calls"
+    bin_dir.mkdir()
+    for tool in ("mkdir", "chmod"):
+        (bin_dir / tool).symlink_to(shutil.which(tool))
+    _fake(bin_dir, "git", "exit 0")  # a git+ spec needs git on the image
+    venv = (
+        'mkdir -p "$3/bin"\n'
+        f'printf \'#!/bin/sh\\nprintf "%%s|" "$@" >> {calls}\\n\' > "$3/bin/python"\n'
+        "printf '#!/bin/sh\\necho portside 0.1.0\\n' > \"$3/bin/portside\"\n"
+        'chmod +x "$3/bin/python" "$3/bin/portside"'
+    )
+    _fake(bin_dir, "python3", f'if [ "$2" = venv ]; then {venv}; fi')
+    env = {
+        "PATH": str(bin_dir),
+        "TMPDIR": str(tmp_path),
+        "CI_JOB_ID": "5",
+        "PORTSIDE_PIP_SPEC": spec,
+        "PORTSIDE_PIP_EXTRAS": extras,
+    }
+    done = _sh([str(shutil.which("dash"))], script(".portside-install", "before_script"), env)
+    assert done.returncode == 0, done.stderr
+    assert calls.read_text().split("|")[-2] == installed
+    assert template()[".portside-cleanup"]["variables"]["PORTSIDE_PIP_EXTRAS"] == "gitlab"

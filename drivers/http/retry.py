@@ -11,12 +11,17 @@ import random
 import time
 from dataclasses import dataclass
 
+from drivers.errors import TEMPORARY_STATUSES
+
 
 @dataclass(frozen=True)
 class RetryPolicy:
     attempts: int = 5  # total tries, the first included
     backoff: float = 0.5  # seconds; doubled each retry, with jitter
     max_delay: float = 30.0  # cap for backoff and for Retry-After
+    # The answers worth another try; none for a transport under an SDK that retries them
+    # itself (drivers/http/requests_session.py). Connection failures are always retried.
+    statuses: frozenset[int] = TEMPORARY_STATUSES
 
     def delay(self, attempt: int, retry_after: str | None) -> float:
         hinted = parse_retry_after(retry_after)

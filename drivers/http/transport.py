@@ -31,7 +31,6 @@ from drivers.auth.challenge import RegistryChallengeAuth
 from drivers.auth.credentials import Credential, CredentialSource
 from drivers.auth.strategies import Anonymous, Auth, Request
 from drivers.errors import (
-    TEMPORARY_STATUSES,
     NotARegistry,
     ProtocolError,
     TLSError,
@@ -186,7 +185,7 @@ class Transport:
                     raise
                 time.sleep(self.retry.delay(attempt, None))
                 continue
-            if response.status_code not in TEMPORARY_STATUSES or last_try:
+            if response.status_code not in self.retry.statuses or last_try:
                 return response
             log.debug(
                 "%s: HTTP %s, retry %d", redact_url(response.url), response.status_code, attempt

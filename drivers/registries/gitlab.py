@@ -1,7 +1,7 @@
 """The `gitlab` implementation: GitLab's container registry, whose REST API v4 lists and
 deletes tags (gitlab_driver.py; where the API is and which token: gitlab_api.py). In a job,
 `$CI_API_V4_URL` and `$CI_JOB_TOKEN` serve when the options are not given. The driver speaks
-the API through portside's own transport, so it needs no SDK."""
+the API through python-gitlab (the `[gitlab]` extra), over portside's own transport."""
 
 from __future__ import annotations
 
@@ -25,4 +25,6 @@ SPEC = RegistrySpec(
     host_pattern(r"^registry\.gitlab\."),
     driver="drivers.registries.gitlab_driver:GitLabDriver",
     credentials=(TOKEN, URL),
+    extra="gitlab",
+    sdk=("gitlab",),
 )

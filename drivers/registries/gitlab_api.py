@@ -13,10 +13,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from drivers.auth.strategies import Anonymous, Auth, HeaderToken
 from drivers.errors import InvalidInput
 from drivers.reference import normalize_registry
 from drivers.registries.gitlab import TOKEN, URL
@@ -90,24 +89,28 @@ def _v4(url: str) -> str:
     return url if url.endswith("/api/v4") else f"{url}/api/v4"
 
 
-def auth_for(credentials: NativeCredentials, job: Job) -> Auth:
+@dataclass(frozen=True)
+class ApiToken:
+    """The token the driver hands python-gitlab: `private_token` (PRIVATE-TOKEN) or
+    `job_token` (JOB-TOKEN), where it came from, and what to do when GitLab refuses it."""
+
+    kind: str  # "private_token" or "job_token": python-gitlab's argument
+    value: str = field(repr=False)
+    source: str  # --repo-gitlab-token, $PORTSIDE_REPO_GITLAB_TOKEN, $CI_JOB_TOKEN
+    hint: str
+
+    @property
+    def is_job_token(self) -> bool:
+        return self.kind == "job_token"
+
+
+def token_for(credentials: NativeCredentials, job: Job) -> ApiToken | None:
     """PRIVATE-TOKEN for a given token, else JOB-TOKEN for the job's, else none."""
-    refused = "the token is invalid, expired or revoked, or lacks the api scope: "
     if credentials[TOKEN]:
+        refused = "the token is invalid, expired or revoked, or lacks the api scope: "
         source = credentials.source(TOKEN)
-        return HeaderToken(
-            "PRIVATE-TOKEN",
-            credentials[TOKEN],
-            service="the GitLab API",
-            source=source,
-            hint=refused + NO_TOKEN_HINT,
-        )
+        return ApiToken("private_token", credentials[TOKEN], source, refused + NO_TOKEN_HINT)
     if job.token:
-        return HeaderToken(
-            "JOB-TOKEN",
-            job.token,
-            service="the GitLab API",
-            source="$CI_JOB_TOKEN",
-            hint="a job token reaches only its own project's registry: " + NO_TOKEN_HINT,
-        )
-    return Anonymous(service="the GitLab API", hint=NO_TOKEN_HINT)
+        hint = "a job token reaches only its own project's registry: " + NO_TOKEN_HINT
+        return ApiToken("job_token", job.token, "$CI_JOB_TOKEN", hint)
+    return None

@@ -5,14 +5,20 @@ names only, and its per-tag `created_at` is the image's time: gitlab#351538). It
 first; `None` means "ask REST": GraphQL refused the token (a job token is not accepted
 there), the server has no GraphQL or no such field, or a tag has no `publishedAt` (a
 registry without the metadata database), so that every tag is judged the same way.
+
+It is posted with python-gitlab's `http_post` to the full `/api/graphql` URL: the same
+session, token header, retries and 429 waits as the REST calls. python-gitlab's own
+`gitlab.GraphQL` class is not used: it needs gql and httpx (a second HTTP stack, outside
+portside's transport) and, by its documentation, neither pages nor obeys rate limits.
 """
 
 from __future__ import annotations
 
-import json
+from typing import Any
 
-from drivers.errors import Unreachable
-from drivers.http.transport import Transport
+from gitlab import exceptions as sdk
+
+from drivers.http.requests_session import TransportFailure
 from drivers.registries.contract import TagInfo, parse_created
 from drivers.registries.native import listed_tag
 
@@ -32,14 +38,13 @@ def graphql_url(api: str) -> str:
     return api.removesuffix("/api/v4") + "/api/graphql"
 
 
-def graphql_tags(transport: Transport, api: str, repository_id: str) -> list[TagInfo] | None:
-    """Every tag with digest and push time, or None when GraphQL does not give them."""
-    if transport.auth.is_anonymous or getattr(transport.auth, "header", "") == "JOB-TOKEN":
-        return None  # GraphQL takes neither; REST does
+def graphql_tags(gl: Any, api: str, repository_id: str) -> list[TagInfo] | None:
+    """Every tag with digest and push time, or None when GraphQL does not give them. `gl`
+    is the python-gitlab client, with an access token (GraphQL takes no job token)."""
     tags: list[TagInfo] = []
     after: str | None = None
     for _ in range(_MAX_PAGES):
-        page = _page(transport, api, repository_id, after)
+        page = _page(gl, api, repository_id, after)
         if page is None:
             return None
         for node in page.get("nodes") or []:
@@ -56,22 +61,12 @@ def graphql_tags(transport: Transport, api: str, repository_id: str) -> list[Tag
     return None
 
 
-def _page(transport: Transport, api: str, repository_id: str, after: str | None) -> dict | None:
+def _page(gl: Any, api: str, repository_id: str, after: str | None) -> dict | None:
     variables = {"id": f"gid://gitlab/ContainerRepository/{repository_id}", "after": after}
-    body = json.dumps({"query": QUERY, "variables": variables}).encode()
-    headers = {"Content-Type": "application/json", "Accept": "application/json"}
     try:
-        response = transport.request("POST", graphql_url(api), headers=headers, data=body)
-    except Unreachable:
-        return None
-    try:
-        if response.status_code != 200:
-            return None
-        doc = json.loads(response.content)
-    except (ValueError, UnicodeDecodeError):
-        return None
-    finally:
-        response.close()
+        doc = gl.http_post(graphql_url(api), post_data={"query": QUERY, "variables": variables})
+    except (sdk.GitlabError, TransportFailure):
+        return None  # no GraphQL here, or it refused: REST answers with its own errors
     if not isinstance(doc, dict) or doc.get("errors"):
         return None
     repository = (doc.get("data") or {}).get("containerRepository")
