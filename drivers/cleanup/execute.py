@@ -44,9 +44,9 @@ from drivers.errors import NotFound, PortsideError, Protected, Unsupported
 from drivers.reference import Reference
 from drivers.registries.contract import (
     ChecksDeletion,
-    DeletesManifests,
     DeletesTagsInBulk,
     Driver,
+    deletes_by_digest,
 )
 
 MAX_ROUNDS = 3
@@ -115,7 +115,7 @@ class _Round:
         self.counter.tick()
 
     def _phase(self, decisions: Sequence[Decision], *, referrers: bool) -> None:
-        by_digest = isinstance(self.driver, DeletesManifests)
+        by_digest = deletes_by_digest(self.driver)
         groups: dict[str, list[Decision]] = {}
         untags: list[Decision] = []
         for decision in decisions:
@@ -306,10 +306,11 @@ def execute(
         cache=cache,
         progress=progress,
     )
+    by_digest = deletes_by_digest(driver)
     # Referrers follow their image: if an image is deleted after all (its kept tag went away
     # since planning), its signatures go with it.
     allowed = frozenset(d.key for d in plan.deletes) | state.referrer_keys()
-    current = make_plan(state, policy, git, allowed=allowed)
+    current = make_plan(state, policy, git, allowed=allowed, by_digest=by_digest)
     fresh = state
     latest = current.by_key()
     results: dict[str, Result] = {}
@@ -324,7 +325,7 @@ def execute(
         # Re-evaluate the moved tags; the signatures and referrers of an image that now
         # goes with them may go too (they follow their image).
         allowed = frozenset(moved) | (state.referrer_keys() - set(results))
-        current = make_plan(state, policy, git, allowed=allowed)
+        current = make_plan(state, policy, git, allowed=allowed, by_digest=by_digest)
         latest.update({k: d for k, d in current.by_key().items() if k in moved})
         counter.total += len(current.deletes)
     for tag, digest in moved.items():

@@ -25,7 +25,12 @@ from drivers.errors import (
 )
 from drivers.reference import Repository, parse_repository
 from drivers.registries.connect import driver_for
-from drivers.registries.contract import Driver, ListsRepositories, NotesCleanup
+from drivers.registries.contract import (
+    Driver,
+    ListsRepositories,
+    NotesCleanup,
+    deletes_by_digest,
+)
 from drivers.registries.options import RegistryOptions
 
 # Errors that would meet every repository alike: stop instead of repeating them.
@@ -51,7 +56,7 @@ def plan_repository(
         cache=cache,
         progress=progress,
     )
-    return make_plan(state, policy, git)
+    return make_plan(state, policy, git, by_digest=deletes_by_digest(driver))
 
 
 def cleanup_repository(

@@ -104,6 +104,14 @@ class DeletesManifests(Protocol):
     def delete_manifest(self, repository: Repository, digest: str) -> None: ...
 
 
+def deletes_by_digest(driver: object) -> bool:
+    """Whether the cleanup engine may delete a manifest by digest through `driver`: the plan
+    (a dry run too) asks this, as the real run does, so both say how a tag goes. A driver of
+    a tag-only API (gitlab, quay, harbor, dockerhub) has no `delete_manifest`, and every
+    tag it deletes is deleted by tag."""
+    return isinstance(driver, DeletesManifests)
+
+
 @dataclass(frozen=True)
 class UntaggedInfo:
     """A manifest no tag points at, with its push time when the registry gives it."""
