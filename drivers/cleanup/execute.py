@@ -46,6 +46,7 @@ from drivers.registries.contract import (
     ChecksDeletion,
     DeletesTagsInBulk,
     Driver,
+    ListsOncePerRun,
     deletes_by_digest,
 )
 
@@ -145,6 +146,8 @@ class _Round:
         when a concurrent request rewrites a tag during its tag lookup). Such a dangling tag
         is untagged, which is what the plan wanted.
         """
+        if isinstance(self.driver, ListsOncePerRun):
+            return  # its DELETE removed exactly the tags on the manifest; no second listing
         checked = [
             d
             for group in groups.values()
