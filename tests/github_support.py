@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import json
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -67,6 +68,9 @@ class FakeGhcr:
     mutating: int = 0  # mutating requests (DELETE, manifest PUT) being answered now
     most_mutating: int = 0  # the most at once
     url: str = ""
+    # The registry's (user, password) when it asks for them (the demo's token-auth one):
+    # the fake's own DELETEs then log in through its token realm, as GitHub's backend may.
+    registry_auth: tuple[str, str] | None = None
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1000))
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -209,10 +213,24 @@ class FakeGhcr:
             if version.digest in self.refused:
                 return (*_error(400, self.refused[version.digest]), extra)
             url = f"{self.registry_url}/v2/{path}/manifests/{version.digest}"
-            gone = requests.delete(url, timeout=10)
+            gone = self._registry_delete(url, path)
             assert gone.status_code == 202, gone.text
             del versions[version.digest]
         return 204, None, extra
+
+    def _registry_delete(self, url: str, path: str) -> requests.Response:
+        """DELETE in the registry, with a token from its realm when it challenges (Bearer)."""
+        answer = requests.delete(url, timeout=10)
+        challenge = answer.headers.get("WWW-Authenticate", "")
+        if answer.status_code != 401 or not self.registry_auth or "realm=" not in challenge:
+            return answer
+        params = dict(re.findall(r'(\w+)="([^"]*)"', challenge))
+        token = requests.get(
+            params["realm"], auth=self.registry_auth, timeout=10,
+            params={"service": params.get("service", ""), "scope": f"repository:{path}:delete"},
+        ).json()  # fmt: skip
+        bearer = token.get("token") or token.get("access_token")
+        return requests.delete(url, headers={"Authorization": f"Bearer {bearer}"}, timeout=10)
 
 
 def _error(status: int, message: str) -> tuple[int, dict]:
