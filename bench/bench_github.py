@@ -84,11 +84,9 @@ class _Seeder:
 
 
 def _seed(fake, url: str, path: str) -> None:
-    from tests.github_support import Version
-
     seeder = _Seeder(url, path)
     old = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=60)
-    versions: dict[str, Version] = {}
+    versions = {}
 
     def tags_of(i: int) -> list[str]:
         tags = [f"ci-{i}"] if i % 2 == 0 else [f"main-{i}"]
@@ -103,13 +101,12 @@ def _seed(fake, url: str, path: str) -> None:
     with ThreadPoolExecutor(16) as pool:
         built = list(pool.map(one_index, range(INDEXES)))
         leftovers = list(pool.map(lambda n: seeder.image(10**7 + n), range(LEFTOVERS)))
-    ids = iter(range(1, 10**7))
     for i, (children, index) in enumerate(built):
         for child in children:
-            versions[child["digest"]] = Version(next(ids), child["digest"], [], old)
-        versions[index["digest"]] = Version(next(ids), index["digest"], tags_of(i), old)
+            versions[child["digest"]] = fake.version(child["digest"], [], old)
+        versions[index["digest"]] = fake.version(index["digest"], tags_of(i), old)
     for leftover in leftovers:
-        versions[leftover["digest"]] = Version(next(ids), leftover["digest"], [], old)
+        versions[leftover["digest"]] = fake.version(leftover["digest"], [], old)
     fake.packages[path] = versions
 
 

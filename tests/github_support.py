@@ -88,6 +88,12 @@ class FakeGhcr:
     def api_calls(self, method: str) -> list[str]:
         return [p for m, p in self.calls if m == method and not p.startswith("/v2/")]
 
+    def version(self, digest: str, tags: list[str], updated: dt.datetime) -> Version:
+        """A new version with the next id: ids grow with each version, as GitHub's do, and
+        the listing is newest (highest id) first."""
+        with self._lock:
+            return Version(next(self._ids), digest, tags, updated)
+
     # -- the registry half -----------------------------------------------------------------
 
     def proxy(self, method: str, target: str, headers, body: bytes):
