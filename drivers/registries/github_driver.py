@@ -49,7 +49,7 @@ from drivers.errors import CredentialError, NotFound, PortsideError, RegistryErr
 from drivers.reference import Repository
 from drivers.registries.contract import RequestBudget, TagDeletion
 from drivers.registries.github import SCOPES_HINT
-from drivers.registries.github_api import PAGE_SIZE, REFUSED_HINT, Version
+from drivers.registries.github_api import PAGE_SIZE, REFUSED_HINT, Version, spent
 from drivers.registries.github_graph import going_with, used_children
 from drivers.registries.github_listing import GithubListing
 
@@ -116,12 +116,20 @@ class GithubDriver(GithubListing):
         errors: dict[str, PortsideError | None] = dict.fromkeys(tags)
         pushed: dict[str, str] = {}
         for tag in tags:
+            if self._spent:  # its tiny version could not be deleted: leave the tag be
+                errors[tag] = spent(self._budget, self.api)
+                continue
             try:
                 with self._pacer:
                     pushed[tag] = self.registry.push_dummy(repository, tag)
             except PortsideError as error:
                 errors[tag] = error
-        found = self._newest(repository, set(pushed.values())) if pushed else {}
+        try:
+            found = self._newest(repository, set(pushed.values())) if pushed else {}
+        except PortsideError as error:  # the tags are on tiny manifests, not deleted
+            found = {}
+            errors.update(dict.fromkeys(pushed, error))
+            pushed = {}
         for tag, digest in pushed.items():
             if digest not in found:
                 errors[tag] = NotFound(f"{repository}@{digest}: its tiny manifest's version")

@@ -22,7 +22,7 @@ echo "packages API and registry: $ghcr_url (GITHUB_API_URL points here, as on GH
 step "Log in to it as to ghcr.io (docker/login-action): the registry's token realm answers"
 printf '%s' "$password" | show $PORTSIDE login "$ghcr_host" -u "$user" --password-stdin
 
-step "Seed the package demo/ghcr-app: a kept release index, an old CI index sharing a child, a signature, untagged leftovers"
+step "Seed the package demo/ghcr-app: a kept release index, an old CI index sharing a child, an attestation, untagged leftovers"
 $PY - "$ghcr_host/demo/ghcr-app" <<'SEED'
 import json
 import sys
