@@ -84,6 +84,7 @@ def cleanup(args: CleanupArgs) -> None:
             all_repositories=args.all_repositories,
             git_repo=args.git_repo,
             progress=progress,
+            warn=_warn,
         )
     finally:
         progress.close()
@@ -93,6 +94,14 @@ def cleanup(args: CleanupArgs) -> None:
             f"{len(outcome.failed)} deletion(s) failed; the report lists each error",
             hint="fix the cause and run again; what was kept or deleted stays as reported",
         )
+
+
+def _warn(text: str) -> None:
+    """What must be said before deleting; not progress, so --quiet does not silence it."""
+    import sys
+
+    sys.stderr.write(f"portside: warning: {text}\n")
+    sys.stderr.flush()
 
 
 def _option(name: str, flag: str, help: str, **kind: str) -> OptionSpec:

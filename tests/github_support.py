@@ -10,7 +10,8 @@
   Organization), `GET /{users|orgs}/{owner}/packages/container/{pkg}/versions` paged with
   `per_page`/`page` and a `Link` header, `DELETE …/versions/{id}` (204), which deletes the
   manifest in the registry; errors as `{"message", "documentation_url"}`; the token's scopes
-  in `X-OAuth-Scopes`; a secondary rate limit as 403 with `Retry-After`.
+  in `X-OAuth-Scopes`; a secondary rate limit as 403 with `Retry-After`; the primary one
+  counted down in `X-RateLimit-Remaining` (with `X-RateLimit-Reset`), 403 once spent.
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import json
+import re
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -50,12 +53,24 @@ class FakeGhcr:
     packages: dict[str, dict[str, Version]] = field(default_factory=dict)  # path -> digest
     refused: dict[str, str] = field(default_factory=dict)  # digest -> GitHub's message
     throttle_deletes: int = 0  # answer this many next DELETEs with the secondary limit
+    # The primary rate limit (X-RateLimit-Remaining / -Reset): each API request takes one;
+    # past zero, 403 "API rate limit exceeded" until the reset (which never comes here).
+    rate_remaining: int = 5000
+    rate_reset: int = field(default_factory=lambda: int(time.time()) + 3600)
     calls: list[tuple[str, str]] = field(default_factory=list)
     # Called with the listing's number (1, 2, …) before each versions listing is answered:
     # a test changes the package between a run's listings (planning, then the re-read).
     on_list: list[Callable[[int], None]] = field(default_factory=list)
     listings: int = 0
+    # Called with (method, path) before any request is answered: a test changes the
+    # package while the run reads manifests (planning), after its one listing.
+    on_request: list[Callable[[str, str], None]] = field(default_factory=list)
+    mutating: int = 0  # mutating requests (DELETE, manifest PUT) being answered now
+    most_mutating: int = 0  # the most at once
     url: str = ""
+    # The registry's (user, password) when it asks for them (the demo's token-auth one):
+    # the fake's own DELETEs then log in through its token realm, as GitHub's backend may.
+    registry_auth: tuple[str, str] | None = None
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1000))
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -72,6 +87,12 @@ class FakeGhcr:
 
     def api_calls(self, method: str) -> list[str]:
         return [p for m, p in self.calls if m == method and not p.startswith("/v2/")]
+
+    def version(self, digest: str, tags: list[str], updated: dt.datetime) -> Version:
+        """A new version with the next id: ids grow with each version, as GitHub's do, and
+        the listing is newest (highest id) first."""
+        with self._lock:
+            return Version(next(self._ids), digest, tags, updated)
 
     # -- the registry half -----------------------------------------------------------------
 
@@ -113,7 +134,17 @@ class FakeGhcr:
         token = (headers.get("Authorization") or "").removeprefix("Bearer ")
         if token not in self.tokens:
             return (*_error(401, "Bad credentials"), {})
-        extra = {"X-OAuth-Scopes": self.tokens[token], "X-RateLimit-Remaining": "4999"}
+        with self._lock:  # the primary limit: every authenticated request counts
+            self.rate_remaining = max(self.rate_remaining - 1, -1)
+            left = self.rate_remaining
+        extra = {
+            "X-OAuth-Scopes": self.tokens[token],
+            "X-RateLimit-Limit": "5000",
+            "X-RateLimit-Remaining": str(max(left, 0)),
+            "X-RateLimit-Reset": str(self.rate_reset),
+        }
+        if left < 0:
+            return (*_error(403, "API rate limit exceeded for user ID 1."), extra)
         segments = [unquote(s) for s in parts.path.strip("/").split("/")]
         if method == "GET" and len(segments) == 2 and segments[0] == "users":
             kind = self.owners.get(segments[1])
@@ -188,10 +219,24 @@ class FakeGhcr:
             if version.digest in self.refused:
                 return (*_error(400, self.refused[version.digest]), extra)
             url = f"{self.registry_url}/v2/{path}/manifests/{version.digest}"
-            gone = requests.delete(url, timeout=10)
+            gone = self._registry_delete(url, path)
             assert gone.status_code == 202, gone.text
             del versions[version.digest]
         return 204, None, extra
+
+    def _registry_delete(self, url: str, path: str) -> requests.Response:
+        """DELETE in the registry, with a token from its realm when it challenges (Bearer)."""
+        answer = requests.delete(url, timeout=10)
+        challenge = answer.headers.get("WWW-Authenticate", "")
+        if answer.status_code != 401 or not self.registry_auth or "realm=" not in challenge:
+            return answer
+        params = dict(re.findall(r'(\w+)="([^"]*)"', challenge))
+        token = requests.get(
+            params["realm"], auth=self.registry_auth, timeout=10,
+            params={"service": params.get("service", ""), "scope": f"repository:{path}:delete"},
+        ).json()  # fmt: skip
+        bearer = token.get("token") or token.get("access_token")
+        return requests.delete(url, headers={"Authorization": f"Bearer {bearer}"}, timeout=10)
 
 
 def _error(status: int, message: str) -> tuple[int, dict]:
@@ -224,8 +269,22 @@ def serve(fake: FakeGhcr) -> Iterator[FakeGhcr]:
 
         def _handle(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length) if length else b""
+            self._body = self.rfile.read(length) if length else b""
             fake.calls.append((self.command, self.path))
+            for hook in list(fake.on_request):
+                hook(self.command, self.path)
+            with fake._lock:
+                mutation = self.command in ("DELETE", "PUT") and "/blobs/" not in self.path
+                fake.mutating += mutation
+                fake.most_mutating = max(fake.most_mutating, fake.mutating)
+            try:
+                self._answer()
+            finally:
+                with fake._lock:
+                    fake.mutating -= mutation
+
+        def _answer(self) -> None:
+            body = self._body
             if self.path.startswith("/v2"):
                 status, headers, data = fake.proxy(self.command, self.path, self.headers, body)
             else:

@@ -122,6 +122,8 @@ def check_cleanup_by_push_time(
     assert dry.code == 0, dry.err
     report = json.loads(dry.out)
     assert [e["tag"] for e in report["deleted"]] == ["ci-1"]
+    # ci-1 is alone on its digest, but this driver deletes by tag: the dry run says so too.
+    assert report["deleted"][0]["means"] == "untag"
     kept = {e["tag"]: e for e in report["kept"]}
     assert set(kept) == {"ci-2", "latest"}
     assert kept["ci-2"]["time"] == (now - dt.timedelta(days=2)).isoformat().replace("+00:00", "Z")
@@ -131,5 +133,6 @@ def check_cleanup_by_push_time(
     real = run_cli(capsys, "cleanup", target, *args)
     assert real.code == 0, real.err
     assert json.loads(real.out)["summary"]["deleted"] == 1
+    assert json.loads(real.out)["deleted"][0]["means"] == "untag"
     assert set(fake.tags_of(path)) == {"ci-2", "latest"}
     assert manifest_exists(registry, path, old) and manifest_exists(registry, path, new)

@@ -33,6 +33,7 @@ def ghcr(monkeypatch, docker_config, registry_plain: RunningRegistry) -> Iterato
             monkeypatch.delenv(name, raising=False)
         monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
         monkeypatch.setenv("GITHUB_API_URL", fake.url)
+        monkeypatch.setenv("PORTSIDE_REPO_GITHUB_PAUSE", "0")  # the pacing has its own tests
         yield fake
 
 
@@ -292,11 +293,13 @@ def test_a_tag_pushed_on_an_untagged_version_during_the_run_keeps_it(capsys, ghc
     loose = push(ghcr, path, image)
     other = push(ghcr, path, oci_image(f"{path}-other"))
 
-    def tag_it(listing: int) -> None:
-        if listing == 2:  # after planning, before the engine's re-read
+    def tag_it(method: str, target: str) -> None:
+        # The run reads its first manifest: the one listing is done, planning goes on.
+        if method == "GET" and "/manifests/sha256:" in target and ghcr.on_request:
+            ghcr.on_request.clear()
             push_image_raw(ghcr.url, path, image, "hotfix")
 
-    ghcr.on_list.append(tag_it)
+    ghcr.on_request.append(tag_it)
     result = untagged_cleanup(capsys, ghcr, path)
 
     assert result.code == 0, result.text

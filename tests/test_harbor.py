@@ -273,6 +273,7 @@ def test_cleanup_dry_run_then_real_run_by_push_time(
     assert dry.code == 0, dry.err
     report = json.loads(dry.out)
     assert [e["tag"] for e in report["deleted"]] == ["ci-1"]
+    assert report["deleted"][0]["means"] == "untag"  # Harbor deletes by tag; so says the plan
     kept = {e["tag"]: e for e in report["kept"]}
     assert set(kept) == {"ci-2", "latest"}
     assert kept["ci-2"]["time"] == (NOW - dt.timedelta(days=2)).isoformat().replace("+00:00", "Z")
@@ -282,6 +283,7 @@ def test_cleanup_dry_run_then_real_run_by_push_time(
     real = cleanup(capsys, r, path, *args)
     assert real.code == 0, real.err
     assert json.loads(real.out)["summary"]["deleted"] == 1
+    assert json.loads(real.out)["deleted"][0]["means"] == "untag"
     assert set(harbor.tags_of(path)) == {"ci-2", "latest"}
     assert manifest_exists(r, path, old) and manifest_exists(r, path, new)
 

@@ -44,9 +44,10 @@ from drivers.errors import NotFound, PortsideError, Protected, Unsupported
 from drivers.reference import Reference
 from drivers.registries.contract import (
     ChecksDeletion,
-    DeletesManifests,
     DeletesTagsInBulk,
     Driver,
+    ListsOncePerRun,
+    deletes_by_digest,
 )
 
 MAX_ROUNDS = 3
@@ -115,7 +116,7 @@ class _Round:
         self.counter.tick()
 
     def _phase(self, decisions: Sequence[Decision], *, referrers: bool) -> None:
-        by_digest = isinstance(self.driver, DeletesManifests)
+        by_digest = deletes_by_digest(self.driver)
         groups: dict[str, list[Decision]] = {}
         untags: list[Decision] = []
         for decision in decisions:
@@ -145,6 +146,8 @@ class _Round:
         when a concurrent request rewrites a tag during its tag lookup). Such a dangling tag
         is untagged, which is what the plan wanted.
         """
+        if isinstance(self.driver, ListsOncePerRun):
+            return  # its DELETE removed exactly the tags on the manifest; no second listing
         checked = [
             d
             for group in groups.values()
@@ -306,10 +309,11 @@ def execute(
         cache=cache,
         progress=progress,
     )
+    by_digest = deletes_by_digest(driver)
     # Referrers follow their image: if an image is deleted after all (its kept tag went away
     # since planning), its signatures go with it.
     allowed = frozenset(d.key for d in plan.deletes) | state.referrer_keys()
-    current = make_plan(state, policy, git, allowed=allowed)
+    current = make_plan(state, policy, git, allowed=allowed, by_digest=by_digest)
     fresh = state
     latest = current.by_key()
     results: dict[str, Result] = {}
@@ -324,7 +328,7 @@ def execute(
         # Re-evaluate the moved tags; the signatures and referrers of an image that now
         # goes with them may go too (they follow their image).
         allowed = frozenset(moved) | (state.referrer_keys() - set(results))
-        current = make_plan(state, policy, git, allowed=allowed)
+        current = make_plan(state, policy, git, allowed=allowed, by_digest=by_digest)
         latest.update({k: d for k, d in current.by_key().items() if k in moved})
         counter.total += len(current.deletes)
     for tag, digest in moved.items():

@@ -6,8 +6,10 @@ Every tag gets a decision, delete or keep, with the rule or reason. Then the saf
   referrers, and its signature, attestation and SBOM tags (which are kept with it).
 * A signature, attestation or SBOM tag follows its image: deleted with it (with_referrers),
   kept with it, and left alone when no tag here points at its image.
-* A digest may be deleted by digest only when every tag on it is deleted and nothing kept
-  needs it; any other deleted tag is untagged ("tag" means), which removes only that tag.
+* A digest may be deleted by digest only when every tag on it is deleted, nothing kept
+  needs it, and the driver deletes manifests by digest (`by_digest`, from
+  `deletes_by_digest`); any other deleted tag is untagged ("tag" means), which removes only
+  that tag. Without deletion by digest an untagged referrer cannot go, so it is kept.
 * Untagged manifests (`delete.untagged`, see `untagged`): a leftover that stays protects
   what it needs like a kept tag; the others go when nothing that stays needs them.
 """
@@ -142,8 +144,11 @@ def make_plan(
     git: Mapping[GitRule, GitNames] | None = None,
     *,
     allowed: frozenset[str] | None = None,
+    by_digest: bool = True,
 ) -> Plan:
-    """Decide every tag. With `allowed`, only those keys may be deleted (a re-plan)."""
+    """Decide every tag. With `allowed`, only those keys may be deleted (a re-plan).
+    `by_digest`: whether the driver can delete a manifest by digest (`deletes_by_digest`);
+    the dry run shows what the real run will do, so it must ask the same driver."""
     verdicts: dict[str, tuple[Action, str]] = {}
     normal = sorted(t for t in state.tags if referrer_subject(t) is None)
     kept_by = _keep_reasons(normal, state, policy, git or {})
@@ -156,7 +161,7 @@ def make_plan(
             verdicts[tag] = ("keep", NOT_PLANNED)
         else:
             verdicts[tag] = ("delete", "no keep rule keeps it")
-    by_digest = state.tags_on()
+    on_digest = state.tags_on()
     subjects: dict[str, str] = {}
     kept_loose = kept_leftovers(state, policy, allowed)
     loose = leftovers(state)
@@ -166,7 +171,7 @@ def make_plan(
         protected = needed([*kept, *loose], state)
         doomed = {
             digest
-            for digest, tags in by_digest.items()
+            for digest, tags in on_digest.items()
             if all(verdicts.get(t, ("keep", ""))[0] == "delete" for t in tags)
         }
         return protected, doomed - protected
@@ -212,12 +217,12 @@ def make_plan(
             action,
             reason,
             state.time_of(tag),
-            ("digest" if state.tags[tag] in doomed else "tag") if action == "delete" else None,
+            _means(state.tags[tag] in doomed and by_digest) if action == "delete" else None,
             subjects.get(tag),
         )
         for tag, (action, reason) in sorted(verdicts.items())
     ]
-    decisions += _untagged_referrers(state, policy, doomed, protected, allowed)
+    decisions += _untagged_referrers(state, policy, doomed, protected, allowed, by_digest)
     if policy.delete_untagged:
         # What stays: every tagged image not deleted by digest, the kept leftovers, and what
         # they need (a candidate leftover protected only itself from the tags' deletions).
@@ -227,6 +232,10 @@ def make_plan(
     for digest, why in kept_loose.items():
         decisions.append(Decision(None, digest, "keep", why, state.untagged[digest]))
     return Plan(state, tuple(decisions), protected)
+
+
+def _means(by_digest: bool) -> Means:
+    return "digest" if by_digest else "tag"
 
 
 def _untagged(
@@ -257,8 +266,10 @@ def _untagged_referrers(
     doomed: set[str],
     protected: frozenset[str],
     allowed: frozenset[str] | None,
+    by_digest: bool,
 ) -> list[Decision]:
-    """OCI referrers (found through the referrers API) of the images being deleted."""
+    """OCI referrers (found through the referrers API) of the images being deleted; kept
+    where the driver cannot delete a manifest by digest, the only way to remove them."""
     if not policy.with_referrers:
         return []
     tagged = set(state.tags.values())
@@ -274,6 +285,10 @@ def _untagged_referrers(
                 continue
             seen.add(ref)
             reason = f"OCI referrer of deleted image {short(subject)}"
-            out.append(Decision(None, ref, "delete", reason, None, "digest", subject))
+            if by_digest:
+                out.append(Decision(None, ref, "delete", reason, None, "digest", subject))
+            else:
+                reason += "; this registry deletes only by tag, so it stays"
+                out.append(Decision(None, ref, "keep", reason, None, None, subject))
             queue.append(ref)
     return out

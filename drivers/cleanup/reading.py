@@ -1,10 +1,13 @@
 """Reading a repository's state from the registry.
 
-Reading costs one request per tag (a GET by tag gives the digest and the manifest at once),
-one per index child, and, only when the policy ranks by time and the registry gave no push
-time for some tag, one config blob per digest.
+Reading costs one request per tag without a listed digest (a GET by tag gives the digest and
+the manifest at once), one per listed digest, one per nested index, one per untagged
+manifest no index lists (for `delete.untagged`: its `subject` and children), and, only when
+the policy ranks by time and the registry gave no push time for some tag, one per index
+child and one config blob per digest.
 Manifests are immutable, so what was read about a digest is cached and reused when the state
-is re-read right before deleting (then one HEAD per tag).
+is re-read right before deleting (then one HEAD per tag, or, for a driver that lists once
+per run, `reread_tags`).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from drivers.reference import Reference, Repository
 from drivers.registries.contract import (
     DeletesManifests,
     Driver,
+    ListsOncePerRun,
     ListsReferrers,
     ListsUntagged,
     ReadsManifests,
@@ -100,8 +104,7 @@ def snapshot(
             tags[found[0]] = found[1]
     loose = {d: t for d, t in loose.items() if d not in tags.values()}
     need_times = _needs_configs(need_times, push_times, tags)
-    roots = set(tags.values()) | set(loose)
-    images = read_images(reader, repository, roots, cache, need_times, jobs)
+    images = _read_all(reader, repository, tags.values(), loose, cache, need_times, jobs)
     # Untagged referrers are untagged manifests themselves: planning links them by `subject`.
     referrers = _referrers(driver, repository, [d for d in images if d not in loose], jobs)
     return RepositoryState(
@@ -129,6 +132,26 @@ def _subject_links(
         if image is not None and image.subject and digest not in out.get(image.subject, ()):
             out[image.subject] = (*out.get(image.subject, ()), digest)
     return out
+
+
+def _read_all(
+    reader: ReadsManifests,
+    repository: Repository,
+    tagged: Iterable[str],
+    untagged: Iterable[str],
+    cache: ImageCache,
+    need_times: bool,
+    jobs: int,
+) -> dict[str, ImageRecord]:
+    """The tagged manifests and what they use first, then the untagged ones that are not
+    an index's image: an image a read index lists is known for what it is (a child, whose
+    manifest says nothing more unless it is an index itself), so reading it again would be
+    one request per child for nothing (GHCR lists every child as an untagged version)."""
+    images = read_images(reader, repository, tagged, cache, need_times, jobs)
+    listed = {c for r in images.values() for c in r.children}
+    rest = [d for d in untagged if d not in listed and d not in images]
+    images.update(read_images(reader, repository, rest, cache, need_times, jobs))
+    return images
 
 
 def read_images(
@@ -234,15 +257,15 @@ def reread(
     untagged now when the policy deletes them."""
     repository = before.repository
     captured_at = datetime.now(timezone.utc)
-    listed = driver.list_tags(repository)
+    once = isinstance(driver, ListsOncePerRun)
+    listed = driver.reread_tags(repository) if once else driver.list_tags(repository)
     unresolved = [t.tag for t in listed if not t.digest]
     now = resolve_tags(driver, repository, unresolved, jobs, progress, "re-reading tags")
     tags = {t.tag: d for t in listed if (d := t.digest or now.get(t.tag))}
     loose = _untagged(driver, repository, tags) if untagged else {}
     push_times = {t.tag: t.created for t in listed if t.created is not None}
     need_times = _needs_configs(need_times, push_times, tags)
-    roots = set(tags.values()) | set(loose)
-    images = read_images(_reader(driver), repository, roots, cache, need_times, jobs)
+    images = _read_all(_reader(driver), repository, tags.values(), loose, cache, need_times, jobs)
     state = replace(
         before,
         tags=tags,

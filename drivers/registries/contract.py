@@ -7,7 +7,7 @@ registries have are separate capability protocols, checked with `isinstance`.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import ClassVar, Protocol, runtime_checkable
@@ -104,6 +104,14 @@ class DeletesManifests(Protocol):
     def delete_manifest(self, repository: Repository, digest: str) -> None: ...
 
 
+def deletes_by_digest(driver: object) -> bool:
+    """Whether the cleanup engine may delete a manifest by digest through `driver`: the plan
+    (a dry run too) asks this, as the real run does, so both say how a tag goes. A driver of
+    a tag-only API (gitlab, quay, harbor, dockerhub) has no `delete_manifest`, and every
+    tag it deletes is deleted by tag."""
+    return isinstance(driver, DeletesManifests)
+
+
 @dataclass(frozen=True)
 class UntaggedInfo:
     """A manifest no tag points at, with its push time when the registry gives it."""
@@ -122,6 +130,48 @@ class ListsUntagged(Protocol):
     """
 
     def list_untagged(self, repository: Repository) -> list[UntaggedInfo]: ...
+
+
+@runtime_checkable
+class ListsOncePerRun(Protocol):
+    """Its listing is a rate-limited API's whole record of the repository (GHCR's package
+    versions: every tag with its digest), a request per page, and paging it while deleting
+    skips entries. So the engine lists once per run:
+
+    * right before deleting, it asks `reread_tags` instead of listing again: the listed tags,
+      less those the registry no longer has, plus the tags pushed since (a cheap look at
+      the registry's own tag names, a HEAD per new name);
+    * after deleting by digest it does not list again to find tags left behind: deleting
+      the manifest removed exactly the tags on it.
+    """
+
+    def reread_tags(self, repository: Repository) -> list[TagInfo]: ...
+
+
+@dataclass(frozen=True)
+class RequestBudget:
+    """What a plan's deletions cost in an API's rate-limited requests, and what is left."""
+
+    planned: int  # requests the deletions take (DELETEs, untag pushes, their look-ups)
+    deletions: int  # versions deleted, with what goes with them
+    untags: int  # untag pushes
+    remaining: int  # of the primary limit, as the API's latest answer said
+    reset: datetime | None  # when the limit is full again
+
+    @property
+    def short(self) -> int:
+        return self.planned - self.remaining
+
+
+@runtime_checkable
+class BudgetsRequests(Protocol):
+    """Its API limits requests per hour (GitHub's primary rate limit): how many requests
+    deleting `digests` (with what goes along) and untagging `untags` tags takes, and how
+    many are left; None when the API told nothing."""
+
+    def request_budget(
+        self, repository: Repository, digests: Collection[str], untags: int
+    ) -> RequestBudget | None: ...
 
 
 @runtime_checkable

@@ -25,6 +25,13 @@ TOKEN = CredentialOption(
     secret=True,
     fallback_env=("GITHUB_TOKEN",),
 )
+PAUSE = CredentialOption(
+    "--repo-github-pause",
+    "Seconds between the native github driver's mutating requests (DELETE, untag push), "
+    "which it sends one at a time (default 1, as GitHub advises against its secondary rate "
+    "limit; 0 against a local fake).",
+    setting=True,
+)
 SCOPES_HINT = (
     "the token needs read:packages and delete:packages (write:packages to untag a tag that "
     "shares its image with a kept one); in GitHub Actions grant `permissions: packages: "
@@ -44,6 +51,6 @@ SPEC = RegistrySpec(
     "Packages API DELETE of the package version; a shared tag: tiny-manifest push, then DELETE",
     host_pattern(r"^(ghcr\.io|docker\.pkg\.github\.com)$"),
     driver="drivers.registries.github_driver:GithubDriver",
-    credentials=(TOKEN,),
+    credentials=(TOKEN, PAUSE),
     from_docker_config=_from_docker_config,
 )

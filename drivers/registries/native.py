@@ -85,6 +85,7 @@ class ThroughRegistryV2:
     ) -> None:
         self.registry = DefaultDriver(client, name=self.name)
         credentials = credentials or NativeCredentials()
+        self.credentials = credentials  # a driver's settings are among its options (github)
         base = self._api_base(client, credentials).rstrip("/")
         auth = self._auth(credentials, base)
         self.api, self.transport = api_transport(client, options, base, auth)

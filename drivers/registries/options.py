@@ -84,10 +84,10 @@ def resolve_native_credentials(
     1. the option on the command line (`given`, by flag);
     2. else its env twin (`PORTSIDE_REPO_…`, in `environ`, default `os.environ`), then the
        option's `fallback_env` variables in turn;
-    3. else, when neither gave any of the spec's options, the registry's credential from the
-       Docker config (`docker`, already resolved for the host), as far as the spec's
-       `from_docker_config` maps it to options (a login's username and password, Quay's
-       `$oauthtoken` password);
+    3. else, when neither gave any of the spec's options (settings aside), the registry's
+       credential from the Docker config (`docker`, already resolved for the host), as far
+       as the spec's `from_docker_config` maps it to options (a login's username and
+       password, Quay's `$oauthtoken` password);
     4. else nothing: the driver goes anonymous (and says how to give credentials when it
        needs them).
 
@@ -105,7 +105,8 @@ def resolve_native_credentials(
             if name:
                 values[option.flag], sources[option.flag] = env[name], f"${name}"
     _check_groups(spec.credentials, values)
-    if not values and spec.from_docker_config is not None:
+    settings = {o.flag for o in spec.credentials if o.setting}
+    if not set(values) - settings and spec.from_docker_config is not None:
         for flag, value in spec.from_docker_config(docker).items():
             if value:
                 values[flag], sources[flag] = value, docker.source

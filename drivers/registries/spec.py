@@ -34,6 +34,9 @@ class CredentialOption:
     envvar: str = ""  # empty: PORTSIDE_ + the flag, the twin every option has
     # Other variables read after the twin, in turn (GITHUB_TOKEN, which GitHub Actions sets).
     fallback_env: tuple[str, ...] = ()
+    # A setting of the driver (GitHub's pause between mutations), not a credential: setting
+    # it does not stop the Docker config's credential from being used.
+    setting: bool = False
 
     def __post_init__(self) -> None:
         if not self.flag.startswith("--repo-"):

@@ -2,11 +2,13 @@
 
     python -m tests.bed serve --auth token|htpasswd|none [--port N] [--workdir DIR]
     python -m tests.bed seed REGISTRY/REPOSITORY
-    python -m tests.bed ghcr [--workdir DIR] [--owner NAME]
+    python -m tests.bed ghcr [--workdir DIR] [--owner NAME] [--registry URL --user U]
 
-`ghcr` serves the fake GitHub Packages API (tests/github_support.py) in front of its own
-plain docker-registry, which refuses client DELETE as ghcr.io does; it prints host, url,
-token (the GITHUB_TOKEN it accepts, with every packages scope) and ready=1.
+`ghcr` serves the fake GitHub Packages API (tests/github_support.py) in front of a
+docker-registry: the one at `--registry` (the demo's token-auth one; the password for
+`--user` comes on stdin, for the fake's own DELETEs), else a plain one of its own. The fake
+refuses client DELETE as ghcr.io does; it prints host, url, token (the GITHUB_TOKEN it
+accepts, with every packages scope) and ready=1.
 
 Prints `KEY=VALUE` lines (host, url, auth, user, password, realm, pid_file, then ready=1) on
 stdout, writes a pid file and serves until SIGTERM or SIGINT.
@@ -41,6 +43,8 @@ def _parser() -> argparse.ArgumentParser:
     ghcr = commands.add_parser("ghcr", help="the fake GitHub Packages API, until SIGTERM")
     ghcr.add_argument("--workdir", type=Path, default=None, help="default: a temporary dir")
     ghcr.add_argument("--owner", action="append", default=None, help="an organisation")
+    ghcr.add_argument("--registry", default=None, help="a running registry's URL")
+    ghcr.add_argument("--user", default=None, help="its user (password on stdin)")
     seed = commands.add_parser(
         "seed", help="push test images (credentials from the Docker config, as portside reads it)"
     )
@@ -128,29 +132,39 @@ def serve(args: argparse.Namespace) -> int:
 
 def ghcr(args: argparse.Namespace) -> int:
     import secrets
-
-    from tests.github_support import FULL_SCOPES, FakeGhcr
-    from tests.github_support import serve as serve_fake
+    from contextlib import nullcontext
 
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
     workdir: Path = (args.workdir or Path(tempfile.mkdtemp(prefix="portside-ghcr-"))).resolve()
-    token = f"ghp_demo{secrets.token_hex(12)}"
-    with start_registry(workdir / "registry") as registry:
-        owners = {owner: "Organization" for owner in args.owner or ["demo"]}
-        fake = FakeGhcr(registry.url, {token: FULL_SCOPES}, owners, page_size=100)
-        with serve_fake(fake):
-            host = fake.url.removeprefix("http://")
-            for key, value in {"host": host, "url": fake.url, "token": token}.items():
-                print(f"{key}={shlex.quote(value)}")
-            print("ready=1")
-            sys.stdout.flush()
-            while not stop.wait(0.5):
-                if registry.process.poll() is not None:
-                    return 1
+    auth = (args.user, sys.stdin.read().strip()) if args.user else None
+    given = nullcontext(None) if args.registry else start_registry(workdir / "registry")
+    with given as registry:
+        url = args.registry or registry.url
+        alive = (lambda: True) if registry is None else (lambda: registry.process.poll() is None)
+        code = _serve_ghcr(url, auth, args.owner or ["demo"], stop, alive, secrets.token_hex(12))
     if args.workdir is None:
         shutil.rmtree(workdir, ignore_errors=True)
+    return code
+
+
+def _serve_ghcr(url, auth, owners, stop, alive, secret) -> int:
+    from tests.github_support import FULL_SCOPES, FakeGhcr
+    from tests.github_support import serve as serve_fake
+
+    token = f"ghp_demo{secret}"
+    kinds = {owner: "Organization" for owner in owners}
+    fake = FakeGhcr(url, {token: FULL_SCOPES}, kinds, page_size=100, registry_auth=auth)
+    with serve_fake(fake):
+        host = fake.url.removeprefix("http://")
+        for key, value in {"host": host, "url": fake.url, "token": token}.items():
+            print(f"{key}={shlex.quote(value)}")
+        print("ready=1")
+        sys.stdout.flush()
+        while not stop.wait(0.5):
+            if not alive():
+                return 1
     return 0
 
 
