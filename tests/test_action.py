@@ -8,6 +8,7 @@ import base64
 import json
 import os
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
@@ -20,11 +21,14 @@ from tests.action_runner import ActionRunner, read_commands_file
 from tests.bed import (
     CANARY_PASSWORD,
     CANARY_USER,
+    oci_image,
     push_image,
+    push_image_raw,
     schema2_image,
     skopeo,
     skopeo_inspect_digest,
 )
+from tests.github_support import FULL_SCOPES, FakeGhcr, serve
 
 VENV_PYTHON = str(Path(sys.executable))
 # Set in every job here: the action must leave a job's env as it found it.
@@ -269,6 +273,45 @@ def test_every_command_in_one_job(job, registry_token, unique_repo, tmp_path):
     run = runner.use(command="ci-env-cleanup")
     assert run.returncode == 0, run.stderr
     assert not Path(config).exists()
+
+
+# --- issue 11: the cleanup command on GitHub Packages, with the job's token ---------------
+
+
+def test_cleanup_on_github_packages_with_the_jobs_token(job, registry_plain):
+    """A scheduled workflow's step, as docs/cleanup.md shows it: `command: cleanup` on the
+    job's own package with no token input, so `github-token` defaults to `github.token`;
+    the runner's GITHUB_API_URL names the Packages API (the fake, as on GHES). The registry
+    refuses DELETE, so what goes went through the Packages API, with the job's token."""
+    runner = job(PORTSIDE_REPO_CONTAINER_REGISTRY="github", PORTSIDE_REPO_GITHUB_PAUSE="0")
+    fake = FakeGhcr(registry_plain.url, {runner.token: FULL_SCOPES})
+    with serve(fake):
+        runner.runner["GITHUB_API_URL"] = fake.url
+        fake.owners["me"] = "User"
+        path = f"me/app-{uuid.uuid4().hex[:8]}"
+        release = push_image_raw(fake.url, path, oci_image(f"{path}-r"), "release")
+        old = push_image_raw(fake.url, path, oci_image(f"{path}-o"), "ci-1")
+        repository = f"{fake.url.removeprefix('http://')}/{path}"
+        step = {"repository": repository, "keep_tags": "release", "delete_tags": "ci-.*"}
+
+        run = runner.use(command="cleanup", dry_run="true", **step)
+        assert run.returncode == 0, run.stdout + run.stderr
+        assert "ci-1" in run.stdout and fake.api_calls("DELETE") == []
+        assert fake.tags_of(path) == {"release": release, "ci-1": old}
+
+        run = runner.use(command="cleanup", **step)
+        assert run.returncode == 0, run.stdout + run.stderr
+        assert fake.tags_of(path) == {"release": release}
+        assert [c for c in fake.api_calls("DELETE") if "/versions/" in c]
+        assert runner.token not in run.stdout + run.stderr
+
+        # A token the job does not have is refused by the API: the default really was used.
+        other = job(PORTSIDE_REPO_CONTAINER_REGISTRY="github", PORTSIDE_REPO_GITHUB_PAUSE="0")
+        other.runner["GITHUB_API_URL"] = fake.url
+        push_image_raw(fake.url, path, oci_image(f"{path}-o2"), "ci-2")
+        run = other.use(command="cleanup", github_token="ghs_not_the_jobs", **step)
+        assert run.returncode == 3, run.stdout + run.stderr
+        assert "ci-2" in fake.tags_of(path)
 
 
 # --- defects 15 and 16: what gets installed, where ------------------------------------------
