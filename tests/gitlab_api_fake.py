@@ -264,6 +264,7 @@ def deletes(fake: FakeGitLab) -> list[str]:
 
 
 BULK = re.compile(r"/registry/repositories/\d+/tags$")
+DETAIL = re.compile(r"/registry/repositories/\d+/tags/[^/]+$")  # one tag's details
 
 
 def main(argv: list[str] | None = None) -> int:
