@@ -361,7 +361,9 @@ def test_rest_judges_by_the_tag_details_and_reads_no_judged_tag_through_the_regi
         assert real.code == 0, real.err
         # Planning, then the re-read right before deleting: each judged tag twice.
         assert described(gitlab) == dict.fromkeys(judged, 2)
-        assert sorted(by_tag(proxy.seen, path)) == [("GET", "v1"), ("HEAD", "v1")]
+        # v1 read once, then HEAD in the re-read; a HEAD right before each untag.
+        heads = [("HEAD", t) for t in ("ci-1", "ci-1b", "ci-2", "v1")]
+        assert sorted(by_tag(proxy.seen, path)) == [("GET", "v1"), *heads]
         assert configs_read(proxy.seen) == []
     for result in (dry, real):
         report = json.loads(result.out)
@@ -392,7 +394,7 @@ def test_an_index_without_created_at_alone_is_judged_by_its_images_configs(
         result = cleanup(capsys, gitlab, path, "--keep-newer-than", "7d", host=proxy.host)
         assert result.code == 0, result.err
         assert described(gitlab) == {"old": 2, "new": 2, "multi": 2}
-        assert by_tag(proxy.seen, path) == []
+        assert by_tag(proxy.seen, path) == [("HEAD", "old")]  # right before its untag
         read = configs_read(proxy.seen)
     assert sorted(set(read)) == sorted([amd.config.digest, arm.config.digest])
     assert len(read) == 2  # once each: the re-read before deleting finds them cached

@@ -13,11 +13,12 @@ gitlab_client.py builds the python-gitlab client and tells its errors):
   and `publishedAt`, the push time, by which a tag is then judged); when GraphQL does not
   answer (a job token, an older GitLab, no metadata database: `publishedAt` null), REST:
   `repository.tags.list(pagination="keyset")` where the server supports it, else offset
-  pages; python-gitlab follows the `Link` header. The list has names only: the engine reads
-  each tag's manifest through Registry v2 (which it needs anyway) and, when the policy ranks
-  by time, the image's `created`. `describe_tags` fetches the per-tag details
-  (`GET …/tags/:name`: `digest` and `created_at`, the image's time as GitLab reads it from
-  the same config) concurrently, for the tags a caller names;
+  pages; python-gitlab follows the `Link` header. The list has names only. The engine asks
+  `describe_tags` (`DescribesTags`) for the tags whose time the policy needs: the per-tag
+  details (`GET …/tags/:name`: `digest` and `created_at`, the image's time as GitLab reads
+  it from its config), fetched concurrently; it reads the other tags' manifests through
+  Registry v2 (which it needs anyway), and the image configs only of the tags GitLab gives
+  no `created_at` (an index);
 * deleting: `repository.tags.delete(name)`, the single-tag endpoint, which removes only that
   tag on GitLab's registry: other tags on the digest stay. Never the bulk endpoint
   (asynchronous, once an hour, by its own rules). A 403 once the probe proved the token may
@@ -52,6 +53,11 @@ HINTS = ApiHints(
     forbidden=ROLE_HINT,
 )
 DETAIL_JOBS = 8  # concurrent tag-detail requests
+_NAMED = 10  # tags named in the report's note on times
+
+
+def _tags(count: int) -> str:
+    return f"{count} tag" + ("" if count == 1 else "s")
 
 
 class GitLabDriver(ThroughRegistryV2):
@@ -71,6 +77,9 @@ class GitLabDriver(ThroughRegistryV2):
         self._repos: dict[str, Any] = {}  # image path -> python-gitlab's registry repository
         self._lock = threading.Lock()
         self._judged: dict[str, str] = {}  # image path -> which time tags are judged by
+        # image path -> (tags with GitLab's created_at, tags without: the engine reads their
+        # images' configs), as the latest `describe_tags` answered
+        self._described: dict[str, tuple[int, list[str]]] = {}
 
     def _api_base(self, client: DistributionClient, credentials: NativeCredentials) -> str:
         try:
@@ -184,6 +193,7 @@ class GitLabDriver(ThroughRegistryV2):
         if self.token is not None and not self.token.is_job_token:
             listed = graphql_tags(self.gl, self.api, str(found.id))
         self._judged[repository.path] = "publishedAt" if listed is not None else "created"
+        self._described.pop(repository.path, None)
         if listed is not None:
             return listed
         what = f"tags of {repository} (GitLab API)"
@@ -200,7 +210,10 @@ class GitLabDriver(ThroughRegistryV2):
     def describe_tags(self, repository: Repository, tags: Sequence[str]) -> list[TagInfo]:
         """Each tag's `digest` and `created_at` from `GET …/tags/:name`, DETAIL_JOBS at a
         time; a tag deleted since the listing is left out. One API call per tag: for the
-        tags whose time or digest a policy needs, not for every tag."""
+        tags whose time a policy needs, not for every tag. Without the API (a dry run with
+        no API URL) nothing is known here: the engine reads the registry."""
+        if self._no_api is not None:
+            return [TagInfo(tag) for tag in tags]
         found = self._repository(repository)
 
         def one(name: str) -> TagInfo | None:
@@ -213,25 +226,45 @@ class GitLabDriver(ThroughRegistryV2):
 
         with ThreadPoolExecutor(max_workers=DETAIL_JOBS) as pool:
             described = [info for info in pool.map(one, tags) if info is not None]
-        self._judged[repository.path] = "created_at"
+        with self._lock:  # the engine asks in batches: a batch adds to the ones before
+            timed, untimed = self._described.get(repository.path, (0, []))
+            timed += sum(1 for t in described if t.created is not None)
+            untimed = untimed + [t.tag for t in described if t.created is None]
+            self._described[repository.path] = (timed, untimed)
         return described
 
     def cleanup_notes(self, repository: Repository) -> list[str]:
-        judged = {
-            "publishedAt": "tag times are push times (GitLab's publishedAt, through GraphQL)",
-            "created_at": "tag times are GitLab's created_at (REST tag details: the image's "
-            "time, not the push time)",
-        }.get(
-            self._judged.get(repository.path, ""),
-            "tag times are the images' created times (GitLab's REST API has no push time, and "
-            "its created_at is this same time; GraphQL gives the push time with an access "
-            "token on a registry with the metadata database)",
-        )
+        judged = self._judged.get(repository.path, "")
+        if judged == "publishedAt":
+            note = "tag times are push times (GitLab's publishedAt, through GraphQL)"
+        elif repository.path in self._described:
+            note = self._details_note(*self._described[repository.path])
+        else:
+            note = (
+                "tag times are the images' created times (GitLab's REST API has no push time, "
+                "and its created_at is this same time; GraphQL gives the push time with an "
+                "access token on a registry with the metadata database)"
+            )
         gc = (
             "only tags were deleted: untagged manifests, index children and layers are left "
             "to GitLab's garbage collector (GitLab.com: 24 h after nothing references them)"
         )
-        return [judged, gc]
+        return [note, gc]
+
+    @staticmethod
+    def _details_note(timed: int, untimed: list[str]) -> str:
+        """Which time judged each tag that was judged by time, after REST's tag details."""
+        note = (
+            "tag times are GitLab's created_at (REST tag details: the image's time, not the "
+            f"push time, which GraphQL gives with an access token) for {_tags(timed)}"
+        )
+        if untimed:
+            names = ", ".join(untimed[:_NAMED]) + (", …" if len(untimed) > _NAMED else "")
+            note += (
+                f"; the images' created (their configs, through Registry v2; an index's is its "
+                f"newest image's) for {_tags(len(untimed))} GitLab gave none for: {names}"
+            )
+        return note
 
     # -- deleting ------------------------------------------------------------------------
 
