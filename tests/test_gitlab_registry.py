@@ -247,6 +247,11 @@ def test_self_managed_registry_without_an_api_url_is_bad_input(capsys, gitlab, u
     listed = run_cli(capsys, "tags", target, *forced)
     assert listed.code == 0, listed.err
     assert listed.out.split() == ["a", "b"]
+    # A dry run by age too: the images' times come from the registry, with no tag details.
+    dry = run_cli(capsys, "cleanup", target, *forced, "--keep-newer-than", "7d", "--dry-run")
+    assert dry.code == 0, dry.err
+    assert "2 to delete" in dry.out
+    assert "tag times are the images' created times" in dry.out
     assert gitlab.calls == []
 
 

@@ -60,6 +60,24 @@ def _tags(count: int) -> str:
     return f"{count} tag" + ("" if count == 1 else "s")
 
 
+def _details_note(described: dict[str, bool]) -> str:
+    """Which time judged each tag judged by time, after REST's tag details (`described`:
+    tag -> whether GitLab gave its created_at)."""
+    untimed = sorted(tag for tag, timed in described.items() if not timed)
+    timed = _tags(len(described) - len(untimed))
+    note = (
+        "tag times are GitLab's created_at (REST tag details: the image's time, not the push "
+        f"time, which GraphQL gives with an access token) for {timed}"
+    )
+    if untimed:
+        names = ", ".join(untimed[:_NAMED]) + (", …" if len(untimed) > _NAMED else "")
+        note += (
+            "; the images' created (their configs, through Registry v2; an index's is its "
+            f"newest image's) for {_tags(len(untimed))} GitLab gave none for: {names}"
+        )
+    return note
+
+
 class GitLabDriver(ThroughRegistryV2):
     """Tags through the GitLab API; manifests, blobs and referrers through Registry v2."""
 
@@ -77,9 +95,9 @@ class GitLabDriver(ThroughRegistryV2):
         self._repos: dict[str, Any] = {}  # image path -> python-gitlab's registry repository
         self._lock = threading.Lock()
         self._judged: dict[str, str] = {}  # image path -> which time tags are judged by
-        # image path -> (tags with GitLab's created_at, tags without: the engine reads their
-        # images' configs), as the latest `describe_tags` answered
-        self._described: dict[str, tuple[int, list[str]]] = {}
+        # image path -> tag -> whether its details gave a created_at (else the engine reads
+        # its images' configs), as `describe_tags` last answered for it
+        self._described: dict[str, dict[str, bool]] = {}
 
     def _api_base(self, client: DistributionClient, credentials: NativeCredentials) -> str:
         try:
@@ -193,7 +211,6 @@ class GitLabDriver(ThroughRegistryV2):
         if self.token is not None and not self.token.is_job_token:
             listed = graphql_tags(self.gl, self.api, str(found.id))
         self._judged[repository.path] = "publishedAt" if listed is not None else "created"
-        self._described.pop(repository.path, None)
         if listed is not None:
             return listed
         what = f"tags of {repository} (GitLab API)"
@@ -226,19 +243,16 @@ class GitLabDriver(ThroughRegistryV2):
 
         with ThreadPoolExecutor(max_workers=DETAIL_JOBS) as pool:
             described = [info for info in pool.map(one, tags) if info is not None]
-        with self._lock:  # the engine asks in batches: a batch adds to the ones before
-            timed, untimed = self._described.get(repository.path, (0, []))
-            timed += sum(1 for t in described if t.created is not None)
-            untimed = untimed + [t.tag for t in described if t.created is None]
-            self._described[repository.path] = (timed, untimed)
+        with self._lock:
+            known = self._described.setdefault(repository.path, {})
+            known.update((t.tag, t.created is not None) for t in described)
         return described
 
     def cleanup_notes(self, repository: Repository) -> list[str]:
-        judged = self._judged.get(repository.path, "")
-        if judged == "publishedAt":
+        if self._judged.get(repository.path) == "publishedAt":
             note = "tag times are push times (GitLab's publishedAt, through GraphQL)"
-        elif repository.path in self._described:
-            note = self._details_note(*self._described[repository.path])
+        elif self._described.get(repository.path):
+            note = _details_note(self._described[repository.path])
         else:
             note = (
                 "tag times are the images' created times (GitLab's REST API has no push time, "
@@ -250,21 +264,6 @@ class GitLabDriver(ThroughRegistryV2):
             "to GitLab's garbage collector (GitLab.com: 24 h after nothing references them)"
         )
         return [note, gc]
-
-    @staticmethod
-    def _details_note(timed: int, untimed: list[str]) -> str:
-        """Which time judged each tag that was judged by time, after REST's tag details."""
-        note = (
-            "tag times are GitLab's created_at (REST tag details: the image's time, not the "
-            f"push time, which GraphQL gives with an access token) for {_tags(timed)}"
-        )
-        if untimed:
-            names = ", ".join(untimed[:_NAMED]) + (", …" if len(untimed) > _NAMED else "")
-            note += (
-                f"; the images' created (their configs, through Registry v2; an index's is its "
-                f"newest image's) for {_tags(len(untimed))} GitLab gave none for: {names}"
-            )
-        return note
 
     # -- deleting ------------------------------------------------------------------------
 
