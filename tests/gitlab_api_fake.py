@@ -81,6 +81,13 @@ class FakeGitLab:
         tags = self._storage(path) / "_manifests" / "tags"
         return sorted(p.name for p in tags.iterdir()) if tags.is_dir() else []
 
+    def has_tag(self, path: str, tag: str) -> bool:
+        """One tag's look-up, as the registry's (not a listing per request: 10,000 detail
+        requests would read a 10,000-entry directory each)."""
+        if not re.fullmatch(r"[\w][\w.-]{0,127}", tag):  # the tag grammar: no `..`, no `/`
+            return False
+        return (self._storage(path) / "_manifests" / "tags" / tag).is_dir()
+
     def _storage(self, path: str) -> Path:
         root = Path(self.registry.workdir) / "storage" / "docker/registry/v2/repositories"
         return root / path
@@ -145,7 +152,7 @@ class FakeGitLab:
                 return self._keyset_page(tags, query, where)
             return self._offset_page(tags, query, where)
         if len(rest) == 5 and method == "GET":
-            if rest[4] not in self.tags_of(path):
+            if not self.has_tag(path, rest[4]):
                 return message(404, "Tag Not Found")
             return 200, self._details(path, rest[4])
         if len(rest) == 5 and method == "DELETE":
@@ -155,7 +162,7 @@ class FakeGitLab:
             hook, self.on_delete = self.on_delete, None
             if hook is not None:
                 hook()  # something happens in the registry while the run deletes
-            if tag not in self.tags_of(path):
+            if not self.has_tag(path, tag):
                 return message(404, "Tag Not Found")
             if (path, tag) in self.protected:
                 return message(403, "Forbidden")
@@ -264,6 +271,7 @@ def deletes(fake: FakeGitLab) -> list[str]:
 
 
 BULK = re.compile(r"/registry/repositories/\d+/tags$")
+DETAIL = re.compile(r"/registry/repositories/\d+/tags/[^/]+$")  # one tag's details
 
 
 def main(argv: list[str] | None = None) -> int:

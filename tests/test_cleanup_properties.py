@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from drivers.cleanup.execute import execute
@@ -353,3 +353,39 @@ def test_dry_run_deletes_nothing(scenario: Scenario) -> None:
     assert outcome.dry_run
     assert model.tags == tags and set(model.manifests) == manifests
     assert not any(name.startswith("delete") for name, _ in model.calls)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    policies(),
+    st.dictionaries(
+        st.sampled_from([*TAG_NAMES, "sha256-" + "a" * 64 + ".sig"]),
+        st.tuples(st.integers(0, 3), st.sampled_from([None, 1, 30, 72, 500])),
+        min_size=1,
+    ),
+)
+@example(  # a tag kept by name still takes a place among the N newest
+    build_policy(keep_tags=["v1.0.0"], keep_last=1),
+    {"v1.0.0": (0, 500), "main": (1, 1), "dev": (2, 30)},
+)
+@example(  # a rule of names after `newer_than` does not keep it first: the reason differs
+    build_policy(
+        PolicyFile("<x>", (KeepRule("n", newer_than=Duration.parse("1d")),)), keep_tags=["dev"]
+    ),
+    {"dev": (0, 500), "main": (1, 1)},
+)
+def test_times_the_policy_does_not_judge_by_change_no_decision(policy: Policy, tags) -> None:
+    """Reading leaves out the times of the tags `judges_by_time` does not name: the plan
+    keeps and deletes every tag alike, for the same reason, as with every time known."""
+    from drivers.cleanup.plan import make_plan
+    from drivers.cleanup.state import RepositoryState
+
+    now = datetime.now(timezone.utc)
+    digests = {tag: f"sha256:{n:064x}" for tag, (n, _) in tags.items()}
+    times = {t: now - timedelta(hours=h) for t, (_, h) in tags.items() if h is not None}
+    repository = Repository("model.test", "team/app")
+    full = RepositoryState(repository, digests, {}, now, times)
+    read = {t: when for t, when in times.items() if policy.judges_by_time(t)}
+    partial = RepositoryState(repository, digests, {}, now, read)
+    decide = lambda plan: {d.key: (d.action, d.reason) for d in plan.decisions}  # noqa: E731
+    assert decide(make_plan(full, policy)) == decide(make_plan(partial, policy))

@@ -10,14 +10,18 @@ from __future__ import annotations
 import datetime as dt
 import json
 import uuid
+from collections import Counter
 from collections.abc import Iterator
+from urllib.parse import unquote
 
 import pytest
 
 from tests.bed import oci_image, oci_index, push_image_raw
+from tests.bed.images import _index_of
 from tests.bed.registry import RunningRegistry
 from tests.cli import run_cli
-from tests.gitlab_api_fake import BULK, FakeGitLab, deletes
+from tests.faultproxy import FaultProxy, Seen
+from tests.gitlab_api_fake import BULK, DETAIL, FakeGitLab, deletes
 from tests.native_support import manifest_exists, serve_json_api
 from tests.test_cleanup_registry import cosign_tag, signature
 
@@ -54,12 +58,46 @@ def push(registry: RunningRegistry, path: str, image, *tags: str) -> str:
     return image.digest
 
 
-def cleanup(capsys, gitlab: FakeGitLab, path: str, *args: str, token: str | None = DEVELOPER):
+def cleanup(
+    capsys,
+    gitlab: FakeGitLab,
+    path: str,
+    *args: str,
+    token: str | None = DEVELOPER,
+    host: str | None = None,
+):
+    """`portside cleanup` of `path`, through the registry at `host` (a proxy that counts the
+    registry's requests) when given."""
     options = ["--repo-container-registry", "gitlab", "--repo-gitlab-url", gitlab.base]
     if token:
         options += ["--repo-gitlab-token", token]
-    target = f"{gitlab.registry.host}/{path}"
+    target = f"{host or gitlab.registry.host}/{path}"
     return run_cli(capsys, "cleanup", target, *options, "--json", *args)
+
+
+def described(gitlab: FakeGitLab) -> Counter[str]:
+    """tag -> how many times its details (`GET …/tags/:name`) were asked for."""
+    return Counter(
+        unquote(c.path).rsplit("/", 1)[1]
+        for c in gitlab.calls
+        if c.method == "GET" and DETAIL.search(c.path)
+    )
+
+
+def by_tag(seen: list[Seen], path: str) -> list[tuple[str, str]]:
+    """(method, tag) of the manifest requests by tag (not by digest) the registry got."""
+    prefix = f"/v2/{path}/manifests/"
+    out = []
+    for s in seen:
+        reference = s.path.split("?")[0].removeprefix(prefix)
+        if s.path.startswith(prefix) and not reference.startswith("sha256:"):
+            out.append((s.method, reference))
+    return out
+
+
+def configs_read(seen: list[Seen]) -> list[str]:
+    """The digests of the blobs the registry sent: image configs (cleanup reads no layer)."""
+    return [s.path.rsplit("/", 1)[1] for s in seen if s.method == "GET" and "/blobs/" in s.path]
 
 
 def test_deletes_only_the_chosen_tags_keeps_shared_digests_and_skips_protected(
@@ -209,6 +247,11 @@ def test_self_managed_registry_without_an_api_url_is_bad_input(capsys, gitlab, u
     listed = run_cli(capsys, "tags", target, *forced)
     assert listed.code == 0, listed.err
     assert listed.out.split() == ["a", "b"]
+    # A dry run by age too: the images' times come from the registry, with no tag details.
+    dry = run_cli(capsys, "cleanup", target, *forced, "--keep-newer-than", "7d", "--dry-run")
+    assert dry.code == 0, dry.err
+    assert "2 to delete" in dry.out
+    assert "tag times are the images' created times" in dry.out
     assert gitlab.calls == []
 
 
@@ -230,6 +273,7 @@ def test_graphql_push_times_judge_and_rest_lists_nothing(capsys, gitlab, unique_
     assert report["notes"][0].startswith("tag times are push times (GitLab's publishedAt")
     assert gitlab.tags_of(path) == ["ci-2", "ci-4", "ci-5"]
     assert not [c for c in gitlab.calls if c.method == "GET" and c.path.endswith("/tags")]
+    assert not described(gitlab)  # GraphQL gave digests and times: no detail request
     queries = [c for c in gitlab.calls if c.path == "/api/graphql"]
     assert len(queries) >= 3  # 5 tags, 2 a page: planning's listing alone takes 3
 
@@ -283,3 +327,87 @@ def test_signatures_go_with_their_image_and_a_tag_pushed_during_the_run_stays(
     assert sorted(e["tag"] for e in report["deleted"]) == sorted(["ci-1", cosign_tag(old)])
     assert {e["tag"]: e["reason"] for e in report["kept"]}["ci-2"] == "pushed after planning"
     assert gitlab.tags_of(path) == sorted(["ci-2", "main", cosign_tag(kept)])
+
+
+def _aged(unique_repo: str, name: str, now: dt.datetime, days: int, platform="linux/amd64"):
+    when = now - dt.timedelta(days=days)
+    return oci_image(f"{unique_repo}-{name}", created=when, platform=platform)
+
+
+def _z(when: dt.datetime) -> str:
+    return when.isoformat().replace("+00:00", "Z")
+
+
+def test_rest_judges_by_the_tag_details_and_reads_no_judged_tag_through_the_registry(
+    capsys, gitlab, unique_repo
+):
+    """GraphQL off: each tag the age rule judges gets its digest and `created_at` from one
+    detail request, and none of them is read by tag through Registry v2, nor any image
+    config; `v1`, kept by a name rule first, needs no time and is resolved as before."""
+    path = project(gitlab, unique_repo)
+    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    push(gitlab.registry, path, _aged(unique_repo, "a", now, 30), "ci-1", "ci-1b")
+    push(gitlab.registry, path, _aged(unique_repo, "b", now, 20), "ci-2")
+    push(gitlab.registry, path, _aged(unique_repo, "c", now, 2), "ci-3")
+    push(gitlab.registry, path, _aged(unique_repo, "d", now, 1), "ci-4")
+    push(gitlab.registry, path, _aged(unique_repo, "e", now, 40), "v1")
+    judged = ["ci-1", "ci-1b", "ci-2", "ci-3", "ci-4"]
+    policy = ("--keep-tag", "v1", "--keep-newer-than", "7d")
+
+    with FaultProxy(gitlab.registry.host) as proxy:
+        dry = cleanup(capsys, gitlab, path, *policy, "--dry-run", host=proxy.host)
+        assert dry.code == 0, dry.err
+        assert described(gitlab) == dict.fromkeys(judged, 1)
+        assert by_tag(proxy.seen, path) == [("GET", "v1")]
+        assert configs_read(proxy.seen) == []
+        gitlab.calls.clear()
+        proxy.seen.clear()
+        real = cleanup(capsys, gitlab, path, *policy, host=proxy.host)
+        assert real.code == 0, real.err
+        # Planning, then the re-read right before deleting: each judged tag twice.
+        assert described(gitlab) == dict.fromkeys(judged, 2)
+        # v1 read once, then HEAD in the re-read; a HEAD right before each untag.
+        heads = [("HEAD", t) for t in ("ci-1", "ci-1b", "ci-2", "v1")]
+        assert sorted(by_tag(proxy.seen, path)) == [("GET", "v1"), *heads]
+        assert configs_read(proxy.seen) == []
+    for result in (dry, real):
+        report = json.loads(result.out)
+        assert sorted(e["tag"] for e in report["deleted"]) == ["ci-1", "ci-1b", "ci-2"]
+        kept = {e["tag"]: e["time"] for e in report["kept"]}
+        assert kept["ci-3"] == _z(now - dt.timedelta(days=2))  # GitLab's created_at
+        assert kept["v1"] is None  # no rule judged it by time: not read
+        assert "GitLab's created_at (REST tag details" in report["notes"][0]
+        assert "for 5 tags" in report["notes"][0]
+    assert gitlab.tags_of(path) == ["ci-3", "ci-4", "v1"]
+
+
+def test_an_index_without_created_at_alone_is_judged_by_its_images_configs(
+    capsys, gitlab, unique_repo
+):
+    """GitLab gives no `created_at` for an index (it has no config): only that tag's time is
+    read through Registry v2, from its images' configs (the newest); the other tags keep
+    GitLab's, and no other config is read."""
+    path = project(gitlab, unique_repo)
+    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    push(gitlab.registry, path, _aged(unique_repo, "o", now, 30), "old")
+    push(gitlab.registry, path, _aged(unique_repo, "n", now, 1), "new")
+    amd = _aged(unique_repo, "amd", now, 40)
+    arm = _aged(unique_repo, "arm", now, 3, platform="linux/arm64")
+    push(gitlab.registry, path, _index_of((amd, arm)), "multi")
+
+    with FaultProxy(gitlab.registry.host) as proxy:
+        result = cleanup(capsys, gitlab, path, "--keep-newer-than", "7d", host=proxy.host)
+        assert result.code == 0, result.err
+        assert described(gitlab) == {"old": 2, "new": 2, "multi": 2}
+        assert by_tag(proxy.seen, path) == [("HEAD", "old")]  # right before its untag
+        read = configs_read(proxy.seen)
+    assert sorted(set(read)) == sorted([amd.config.digest, arm.config.digest])
+    assert len(read) == 2  # once each: the re-read before deleting finds them cached
+    report = json.loads(result.out)
+    assert [e["tag"] for e in report["deleted"]] == ["old"]
+    kept = {e["tag"]: e["time"] for e in report["kept"]}
+    assert kept == {"multi": _z(now - dt.timedelta(days=3)), "new": _z(now - dt.timedelta(days=1))}
+    note = report["notes"][0]
+    assert "GitLab's created_at (REST tag details" in note and "for 2 tags" in note
+    assert "the images' created" in note and note.endswith(": multi")
+    assert gitlab.tags_of(path) == ["multi", "new"]

@@ -304,7 +304,7 @@ def execute(
         driver,
         plan.state,
         untagged=policy.delete_untagged,
-        need_times=policy.needs_times,
+        needs_time=policy.judges_by_time,
         jobs=jobs,
         cache=cache,
         progress=progress,
@@ -324,7 +324,9 @@ def execute(
         if not moved:
             break
         deleted = {t for t, r in results.items() if r.status == "deleted"}
-        state = after_round(driver, current.state, deleted, moved, policy.needs_times, jobs, cache)
+        state = after_round(
+            driver, current.state, deleted, moved, policy.judges_by_time, jobs, cache
+        )
         # Re-evaluate the moved tags; the signatures and referrers of an image that now
         # goes with them may go too (they follow their image).
         allowed = frozenset(moved) | (state.referrer_keys() - set(results))

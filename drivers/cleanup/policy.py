@@ -11,6 +11,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from drivers.cleanup.state import referrer_subject
 from drivers.errors import InvalidInput
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
@@ -101,9 +102,23 @@ class Policy:
     delete_untagged: bool = False  # untagged manifests nothing that stays uses
     tags_too: bool = True  # False: only untagged manifests are candidates, no tag is
 
-    @property
-    def needs_times(self) -> bool:
-        return any(r.last is not None or r.newer_than is not None for r in self.keep)
+    def judges_by_time(self, tag: str) -> bool:
+        """Whether planning may need `tag`'s time, so that reading must find it: a rule with
+        `last` may rank it (its `tags` match; its git names count as matching, unknown
+        while reading), kept or not, since it takes a place among the N newest; a rule with
+        only `newer_than` may keep it, unless an earlier rule of names alone keeps it
+        already (its reason stands whatever the time). Signature, attestation and SBOM tags
+        follow their image and are never judged by time."""
+        if referrer_subject(tag) is not None:
+            return False
+        for n, rule in enumerate(self.keep):
+            if rule.last is None and rule.newer_than is None:
+                continue
+            if rule.tags is not None and not rule.tags.matches(tag):
+                continue
+            if rule.last is not None or not any(_by_name(r, tag) for r in self.keep[:n]):
+                return True
+        return False
 
     @property
     def untagged_newer_than(self) -> Duration | None:
@@ -135,6 +150,12 @@ class PolicyFile:
     delete: tuple[TagPattern, ...] = ()
     with_referrers: bool | None = None
     delete_untagged: bool | None = None
+
+
+def _by_name(rule: KeepRule, tag: str) -> bool:
+    """Whether `rule` keeps `tag` by its name alone, whatever its time."""
+    timeless = rule.last is None and rule.newer_than is None and rule.git is None
+    return timeless and (rule.tags is None or rule.tags.matches(tag))
 
 
 def names_latest(delete: Sequence[TagPattern]) -> bool:

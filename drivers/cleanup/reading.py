@@ -2,18 +2,19 @@
 
 Reading costs one request per tag without a listed digest (a GET by tag gives the digest and
 the manifest at once), one per listed digest, one per nested index, one per untagged
-manifest no index lists (for `delete.untagged`: its `subject` and children), and, only when
-the policy ranks by time and the registry gave no push time for some tag, one per index
-child and one config blob per digest.
+manifest no index lists (for `delete.untagged`: its `subject` and children), and the times
+of the tags the policy may judge by time that the listing gave none (`times`): on a driver
+that describes tags (GitLab's REST tag details) one API request per such tag, which gives
+its digest too, so it is not read by tag; for what is still missing, one request per index
+child and one config blob per digest of those tags.
 Manifests are immutable, so what was read about a digest is cached and reused when the state
 is re-read right before deleting (then one HEAD per tag, or, for a driver that lists once
-per run, `reread_tags`).
+per run, `reread_tags`; the tags that need a time are described again).
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timezone
 
@@ -24,7 +25,8 @@ from drivers.cleanup.state import (
     RepositoryState,
     parallel,
 )
-from drivers.errors import InvalidInput, NotFound, ProtocolError, Unsupported
+from drivers.cleanup.times import NeedsTime, config_times, described, read_times
+from drivers.errors import InvalidInput, NotFound, Unsupported
 from drivers.reference import Reference, Repository
 from drivers.registries.contract import (
     DeletesManifests,
@@ -33,7 +35,6 @@ from drivers.registries.contract import (
     ListsReferrers,
     ListsUntagged,
     ReadsManifests,
-    parse_created,
 )
 
 
@@ -44,14 +45,6 @@ def _reader(driver: Driver) -> ReadsManifests:
             "index children, signatures and image times"
         )
     return driver
-
-
-def _needs_configs(
-    need_times: bool, push_times: Mapping[str, datetime], tags: Iterable[str]
-) -> bool:
-    """Whether image configs must be read for their `created`: the policy ranks by time and
-    the registry did not give every tag a push time (ECR does; push times win over configs)."""
-    return need_times and any(tag not in push_times for tag in tags)
 
 
 def _untagged(
@@ -75,17 +68,18 @@ def snapshot(
     driver: Driver,
     repository: Repository,
     *,
-    need_times: bool,
+    needs_time: NeedsTime,
     untagged: bool = False,
     jobs: int = 8,
     cache: ImageCache | None = None,
     progress: Progress | None = None,
 ) -> RepositoryState:
-    """Read the repository: every tag's digest, the manifests they need, times if asked."""
+    """Read the repository: every tag's digest, the manifests they need, and the times of
+    the tags `needs_time` names."""
     captured_at = datetime.now(timezone.utc)
     reader = _reader(driver)
     cache = cache if cache is not None else ImageCache()
-    listed = driver.list_tags(repository)
+    listed = described(driver, repository, driver.list_tags(repository), needs_time, progress)
     tags = {t.tag: t.digest for t in listed if t.digest}
     push_times = {t.tag: t.created for t in listed if t.created is not None}
 
@@ -103,8 +97,8 @@ def snapshot(
         if found:
             tags[found[0]] = found[1]
     loose = {d: t for d, t in loose.items() if d not in tags.values()}
-    need_times = _needs_configs(need_times, push_times, tags)
-    images = _read_all(reader, repository, tags.values(), loose, cache, need_times, jobs)
+    timed = config_times(needs_time, push_times, tags)
+    images = _read_all(reader, repository, tags.values(), loose, cache, timed, jobs)
     # Untagged referrers are untagged manifests themselves: planning links them by `subject`.
     referrers = _referrers(driver, repository, [d for d in images if d not in loose], jobs)
     return RepositoryState(
@@ -140,17 +134,18 @@ def _read_all(
     tagged: Iterable[str],
     untagged: Iterable[str],
     cache: ImageCache,
-    need_times: bool,
+    timed: Collection[str],
     jobs: int,
 ) -> dict[str, ImageRecord]:
     """The tagged manifests and what they use first, then the untagged ones that are not
     an index's image: an image a read index lists is known for what it is (a child, whose
     manifest says nothing more unless it is an index itself), so reading it again would be
-    one request per child for nothing (GHCR lists every child as an untagged version)."""
-    images = read_images(reader, repository, tagged, cache, need_times, jobs)
+    one request per child for nothing (GHCR lists every child as an untagged version).
+    Times are read for `timed` only (an untagged manifest's is the listing's)."""
+    images = read_images(reader, repository, tagged, cache, timed, jobs)
     listed = {c for r in images.values() for c in r.children}
     rest = [d for d in untagged if d not in listed and d not in images]
-    images.update(read_images(reader, repository, rest, cache, need_times, jobs))
+    images.update(read_images(reader, repository, rest, cache, (), jobs))
     return images
 
 
@@ -159,64 +154,32 @@ def read_images(
     repository: Repository,
     digests: Iterable[str],
     cache: ImageCache,
-    need_times: bool,
+    timed: Collection[str],
     jobs: int,
 ) -> dict[str, ImageRecord]:
     """Records for `digests` and everything under them (index children), from the cache or
-    the registry; with `need_times`, each image's `created` too."""
+    the registry; for the digests of `timed` (and their children), each image's `created`
+    too."""
 
     def by_digest(digest: str) -> ImageRecord:
         return cache.put(ImageRecord.of(reader.get_manifest(repository, digest)))
 
     wanted = list(dict.fromkeys(digests))
+    timed = set(timed)
     images: dict[str, ImageRecord] = {}
     while wanted:
         missing = [d for d in wanted if d not in cache]
         parallel(by_digest, missing, jobs)
         found = {d: cache.get(d) for d in wanted}
         images.update({d: r for d, r in found.items() if r is not None})
-        # Children matter for protection; their manifests only for nested indexes and times.
-        below = {c for r in images.values() for c in (r.children if need_times else r.nested)}
+        # Children matter for protection; their manifests only for nested indexes, and for
+        # the time of an index whose time is needed (it is as new as its newest image).
+        timed |= {c for d in timed if d in images for c in images[d].children}
+        below = {c for r in images.values() for c in (r.nested, r.children)[r.digest in timed]}
         wanted = [d for d in below if d not in images]
-    if need_times:
-        _read_times(reader, repository, images, cache, jobs)
+    if timed:
+        read_times(reader, repository, images, timed, cache, jobs)
     return images
-
-
-def _read_times(
-    reader: ReadsManifests,
-    repository: Repository,
-    images: dict[str, ImageRecord],
-    cache: ImageCache,
-    jobs: int,
-) -> None:
-    def created(record: ImageRecord) -> ImageRecord:
-        when = None
-        if record.config:
-            try:
-                doc = json.loads(reader.read_blob(repository, record.config))
-            except ValueError:
-                raise ProtocolError(f"image config {record.config} is not JSON") from None
-            when = parse_created(doc.get("created") if isinstance(doc, dict) else None)
-        return cache.put(replace(record, created=when, created_read=True))
-
-    unread = [r for r in images.values() if not r.is_index and not r.created_read]
-    for record in parallel(created, unread, jobs):
-        images[record.digest] = record
-    # An index is as new as its newest image; deepest indexes first.
-    for record in sorted(
-        (r for r in images.values() if r.is_index), key=lambda r: -_depth(r, images)
-    ):
-        times = [images[c].created for c in record.children if c in images]
-        newest = max((t for t in times if t is not None), default=None)
-        images[record.digest] = cache.put(replace(record, created=newest, created_read=True))
-
-
-def _depth(record: ImageRecord, images: Mapping[str, ImageRecord], seen=()) -> int:
-    if record.digest in seen:
-        return 0
-    below = [images[c] for c in record.nested if c in images]
-    return 1 + max((_depth(c, images, (*seen, record.digest)) for c in below), default=0)
 
 
 def _referrers(
@@ -246,26 +209,28 @@ def reread(
     driver: Driver,
     before: RepositoryState,
     *,
-    need_times: bool,
+    needs_time: NeedsTime,
     jobs: int,
     cache: ImageCache,
     progress: Progress | None = None,
     untagged: bool = False,
 ) -> RepositoryState:
     """The state right before deleting: which tags exist now and where each points now
-    (one HEAD per tag; manifests already read are not read again), and which manifests are
-    untagged now when the policy deletes them."""
+    (one HEAD per tag, or the driver's description of the tags that need a time;
+    manifests already read are not read again), and which manifests are untagged now when
+    the policy deletes them."""
     repository = before.repository
     captured_at = datetime.now(timezone.utc)
     once = isinstance(driver, ListsOncePerRun)
     listed = driver.reread_tags(repository) if once else driver.list_tags(repository)
+    listed = described(driver, repository, listed, needs_time, progress, "re-reading tag details")
     unresolved = [t.tag for t in listed if not t.digest]
     now = resolve_tags(driver, repository, unresolved, jobs, progress, "re-reading tags")
     tags = {t.tag: d for t in listed if (d := t.digest or now.get(t.tag))}
     loose = _untagged(driver, repository, tags) if untagged else {}
     push_times = {t.tag: t.created for t in listed if t.created is not None}
-    need_times = _needs_configs(need_times, push_times, tags)
-    images = _read_all(_reader(driver), repository, tags.values(), loose, cache, need_times, jobs)
+    timed = config_times(needs_time, push_times, tags)
+    images = _read_all(_reader(driver), repository, tags.values(), loose, cache, timed, jobs)
     state = replace(
         before,
         tags=tags,
@@ -313,7 +278,7 @@ def after_round(
     state: RepositoryState,
     deleted: set[str],
     moved: Mapping[str, str],
-    need_times: bool,
+    needs_time: NeedsTime,
     jobs: int,
     cache: ImageCache,
 ) -> RepositoryState:
@@ -321,13 +286,14 @@ def after_round(
     now (their manifests and referrers read if new).
 
     A moved tag's listed push time belonged to its old image, so it is dropped: the tag is
-    judged by its new image's `created`, never as old as the image it left.
+    judged by its new image's `created` (read from its config), never as old as the image it
+    left.
     """
     tags = {t: d for t, d in state.tags.items() if t not in deleted}
     tags.update(moved)
     push_times = {t: when for t, when in state.push_times.items() if t in tags and t not in moved}
     reader = _reader(driver)
-    need_times = _needs_configs(need_times, push_times, tags)
-    images = read_images(reader, state.repository, set(tags.values()), cache, need_times, jobs)
+    timed = config_times(needs_time, push_times, tags)
+    images = read_images(reader, state.repository, set(tags.values()), cache, timed, jobs)
     state = replace(state, tags=tags, images=images, push_times=push_times)
     return add_referrers(driver, state, set(moved.values()), jobs)

@@ -54,7 +54,7 @@ def plan_repository(
     state = snapshot(
         driver,
         repository,
-        need_times=policy.needs_times,
+        needs_time=policy.judges_by_time,
         untagged=policy.delete_untagged,
         jobs=jobs,
         cache=cache,

@@ -87,6 +87,22 @@ class ListsRepositories(Protocol):
 
 
 @runtime_checkable
+class DescribesTags(Protocol):
+    """Its API gives a tag's digest and time in one request, where its listing gives names
+    only (GitLab's REST tag details, `GET …/tags/:name`: `digest` and `created_at`).
+
+    The engine asks it for exactly the tags whose time the policy needs and the listing did
+    not give, before it reads anything through Registry v2, and then reads the registry
+    only for what is still missing. Takes any number of tags (the driver fetches them
+    concurrently) and answers for each tag that still exists: a tag deleted since the
+    listing is left out. A digest or time the API does not have is None (GitLab gives no
+    `created_at` for an index, which has no config).
+    """
+
+    def describe_tags(self, repository: Repository, tags: Sequence[str]) -> list[TagInfo]: ...
+
+
+@runtime_checkable
 class DeletesTagsInBulk(Protocol):
     """Deletes many tags at once (ECR `batch_delete_image`, GitLab bulk delete).
 

@@ -13,11 +13,12 @@ gitlab_client.py builds the python-gitlab client and tells its errors):
   and `publishedAt`, the push time, by which a tag is then judged); when GraphQL does not
   answer (a job token, an older GitLab, no metadata database: `publishedAt` null), REST:
   `repository.tags.list(pagination="keyset")` where the server supports it, else offset
-  pages; python-gitlab follows the `Link` header. The list has names only: the engine reads
-  each tag's manifest through Registry v2 (which it needs anyway) and, when the policy ranks
-  by time, the image's `created`. `describe_tags` fetches the per-tag details
-  (`GET …/tags/:name`: `digest` and `created_at`, the image's time as GitLab reads it from
-  the same config) concurrently, for the tags a caller names;
+  pages; python-gitlab follows the `Link` header. The list has names only. The engine asks
+  `describe_tags` (`DescribesTags`) for the tags whose time the policy needs: the per-tag
+  details (`GET …/tags/:name`: `digest` and `created_at`, the image's time as GitLab reads
+  it from its config), fetched concurrently; it reads the other tags' manifests through
+  Registry v2 (which it needs anyway), and the image configs only of the tags GitLab gives
+  no `created_at` (an index);
 * deleting: `repository.tags.delete(name)`, the single-tag endpoint, which removes only that
   tag on GitLab's registry: other tags on the digest stay. Never the bulk endpoint
   (asynchronous, once an hour, by its own rules). A 403 once the probe proved the token may
@@ -52,6 +53,29 @@ HINTS = ApiHints(
     forbidden=ROLE_HINT,
 )
 DETAIL_JOBS = 8  # concurrent tag-detail requests
+_NAMED = 10  # tags named in the report's note on times
+
+
+def _tags(count: int) -> str:
+    return f"{count} tag" + ("" if count == 1 else "s")
+
+
+def _details_note(described: dict[str, bool]) -> str:
+    """Which time judged each tag judged by time, after REST's tag details (`described`:
+    tag -> whether GitLab gave its created_at)."""
+    untimed = sorted(tag for tag, timed in described.items() if not timed)
+    timed = _tags(len(described) - len(untimed))
+    note = (
+        "tag times are GitLab's created_at (REST tag details: the image's time, not the push "
+        f"time, which GraphQL gives with an access token) for {timed}"
+    )
+    if untimed:
+        names = ", ".join(untimed[:_NAMED]) + (", …" if len(untimed) > _NAMED else "")
+        note += (
+            "; the images' created (their configs, through Registry v2; an index's is its "
+            f"newest image's) for {_tags(len(untimed))} GitLab gave none for: {names}"
+        )
+    return note
 
 
 class GitLabDriver(ThroughRegistryV2):
@@ -71,6 +95,9 @@ class GitLabDriver(ThroughRegistryV2):
         self._repos: dict[str, Any] = {}  # image path -> python-gitlab's registry repository
         self._lock = threading.Lock()
         self._judged: dict[str, str] = {}  # image path -> which time tags are judged by
+        # image path -> tag -> whether its details gave a created_at (else the engine reads
+        # its images' configs), as `describe_tags` last answered for it
+        self._described: dict[str, dict[str, bool]] = {}
 
     def _api_base(self, client: DistributionClient, credentials: NativeCredentials) -> str:
         try:
@@ -200,7 +227,10 @@ class GitLabDriver(ThroughRegistryV2):
     def describe_tags(self, repository: Repository, tags: Sequence[str]) -> list[TagInfo]:
         """Each tag's `digest` and `created_at` from `GET …/tags/:name`, DETAIL_JOBS at a
         time; a tag deleted since the listing is left out. One API call per tag: for the
-        tags whose time or digest a policy needs, not for every tag."""
+        tags whose time a policy needs, not for every tag. Without the API (a dry run with
+        no API URL) nothing is known here: the engine reads the registry."""
+        if self._no_api is not None:
+            return [TagInfo(tag) for tag in tags]
         found = self._repository(repository)
 
         def one(name: str) -> TagInfo | None:
@@ -213,25 +243,27 @@ class GitLabDriver(ThroughRegistryV2):
 
         with ThreadPoolExecutor(max_workers=DETAIL_JOBS) as pool:
             described = [info for info in pool.map(one, tags) if info is not None]
-        self._judged[repository.path] = "created_at"
+        with self._lock:
+            known = self._described.setdefault(repository.path, {})
+            known.update((t.tag, t.created is not None) for t in described)
         return described
 
     def cleanup_notes(self, repository: Repository) -> list[str]:
-        judged = {
-            "publishedAt": "tag times are push times (GitLab's publishedAt, through GraphQL)",
-            "created_at": "tag times are GitLab's created_at (REST tag details: the image's "
-            "time, not the push time)",
-        }.get(
-            self._judged.get(repository.path, ""),
-            "tag times are the images' created times (GitLab's REST API has no push time, and "
-            "its created_at is this same time; GraphQL gives the push time with an access "
-            "token on a registry with the metadata database)",
-        )
+        if self._judged.get(repository.path) == "publishedAt":
+            note = "tag times are push times (GitLab's publishedAt, through GraphQL)"
+        elif self._described.get(repository.path):
+            note = _details_note(self._described[repository.path])
+        else:
+            note = (
+                "tag times are the images' created times (GitLab's REST API has no push time, "
+                "and its created_at is this same time; GraphQL gives the push time with an "
+                "access token on a registry with the metadata database)"
+            )
         gc = (
             "only tags were deleted: untagged manifests, index children and layers are left "
             "to GitLab's garbage collector (GitLab.com: 24 h after nothing references them)"
         )
-        return [judged, gc]
+        return [note, gc]
 
     # -- deleting ------------------------------------------------------------------------
 
