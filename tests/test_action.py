@@ -135,10 +135,14 @@ def test_dry_run_false_input_does_not_override_the_job_env(job, registry_plain, 
     assert left == {"v1", "v2"}
 
 
-def test_keep_tags_are_a_union_of_input_and_job_env(job, registry_plain, unique_repo):
+@pytest.mark.parametrize(
+    "given", [{"keep_tags": "v1"}, {"args": "--keep-tag\nv1"}], ids=["input", "args"]
+)
+def test_keep_tags_are_a_union_of_the_step_and_job_env(job, registry_plain, unique_repo, given):
+    """A keep rule given by an input or in args adds to the job env's PORTSIDE_KEEP_TAG."""
     _seed(registry_plain, unique_repo, "v1", "v2", "v3")
     runner = job(PORTSIDE_KEEP_TAG="v2")
-    run, left = _cleanup(runner, registry_plain, unique_repo, keep_tags="v1")
+    run, left = _cleanup(runner, registry_plain, unique_repo, **given)
     assert run.returncode == 0, run.stdout + run.stderr
     assert left == {"v1", "v2"}
 
@@ -171,14 +175,6 @@ def test_input_and_args_setting_one_option_is_refused(
     assert run.returncode == 2
     assert all(name in run.stdout for name in names), run.stdout
     assert left == {"v1", "v2", "pr-1"}
-
-
-def test_args_options_merge_with_the_job_env_like_inputs(job, registry_plain, unique_repo):
-    _seed(registry_plain, unique_repo, "v1", "v2", "v3")
-    runner = job(PORTSIDE_KEEP_TAG="v2")
-    run, left = _cleanup(runner, registry_plain, unique_repo, args="--keep-tag\nv1")
-    assert run.returncode == 0, run.stdout + run.stderr
-    assert left == {"v1", "v2"}
 
 
 # --- defects 13 and 14: lines --------------------------------------------------------------
